@@ -1,0 +1,65 @@
+"""Distribution of the buildout_script recipes (zc.buildout >= 6)."""
+import os
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(name):
+    path = os.path.join(HERE, name)
+    if not os.path.exists(path):
+        return ''
+    with open(path, encoding='utf-8') as f:
+        return f.read()
+
+
+setup(
+    name='buildout_script',
+    version='1.0.dev0',
+    description=(
+        'zc.buildout recipes that render executable scripts from templates '
+        'and manage long-running services (ctl with LSB exit codes, '
+        'check with Monitoring Plugins conventions).'
+    ),
+    long_description=read('README.txt'),
+    long_description_content_type='text/x-rst',
+    license='ZPL-2.1',
+    classifiers=[
+        'Framework :: Buildout',
+        'Framework :: Buildout :: Recipe',
+        'Operating System :: POSIX :: Linux',
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
+    ],
+    python_requires='>=3.10',
+    packages=find_packages(exclude=['tests', 'tests.*', 'bench', 'bench.*']),
+    # Everything under buildout_script/templates/ ships inside the package,
+    # in wheels and sdists alike (MANIFEST.in grafts the same directory).
+    include_package_data=True,
+    package_data={
+        'buildout_script': ['templates/*', 'templates/**/*'],
+    },
+    zip_safe=False,
+    install_requires=[
+        'zc.buildout >= 6',
+        'zc.recipe.egg >= 6',
+        'psutil',
+    ],
+    extras_require={
+        'test': [
+            'pytest',
+            'zope.testing',
+        ],
+    },
+    entry_points={
+        'zc.buildout': [
+            'default = buildout_script.recipe:Script',
+            'template = buildout_script.recipe:Template',
+            'service = buildout_script.service:Service',
+        ],
+        'zc.buildout.uninstall': [
+            'service = buildout_script.service:uninstall',
+        ],
+    },
+)
