@@ -1,0 +1,157 @@
+"""bin/NAME-check: the watchdog cron runs.  Am I up?  If not, start me.
+
+Up means: the recorded process is alive and is the one we started, and the
+``check`` probe (if set) passes.  When down it starts the service as
+``ctl start`` would, under the same lock, so two checks never start two
+copies.  It never makes things worse: a service a person stopped with
+``ctl stop`` stays stopped; restarts are counted, spaced out (``restart-delay``
+doubling with each restart in the window) and given up after
+``restart-limit`` restarts within ``restart-window``, until a person runs
+``ctl start``.
+
+Output and exit codes follow the Monitoring Plugins conventions: one line
+``NAME STATUS - text | perfdata``; 0 OK, 1 WARNING (restarted it),
+2 CRITICAL (down, not restarted), 3 UNKNOWN.  Without ``--verbose`` it is
+silent while healthy and says each trouble once, so cron mails only news.
+"""
+
+import sys
+import time
+
+from . import cli
+from . import control
+from . import settings as config
+from .state import StateError
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+WORDS = {OK: 'OK', WARNING: 'WARNING', CRITICAL: 'CRITICAL', UNKNOWN: 'UNKNOWN'}
+
+
+def main(argv=None, settings=None):
+    prog = cli.program_name('check')
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        settings, verbose, restart = parse_args(argv, settings, prog)
+    except (cli.UsageError, config.SettingError) as e:
+        where = '--%s: ' % e.option if isinstance(e, config.SettingError) else ''
+        print('%s UNKNOWN - %s%s' % (prog, where, e))
+        return UNKNOWN
+    try:
+        code, text, perf, news = check(settings, restart)
+    except StateError as e:
+        code, text, perf, news = UNKNOWN, str(e), {}, True
+    if verbose or (code != OK and news):
+        if 'restarts' not in perf and code != UNKNOWN:
+            perf['restarts'] = restarts_in_window(settings)
+        line = '%s %s - %s' % (settings['name'], WORDS[code], text)
+        if perf:
+            line += ' | ' + ' '.join('%s=%s' % kv for kv in perf.items())
+        print(line)
+    return code
+
+
+def parse_args(argv, settings, prog):
+    """(settings, verbose, restart) from the command line."""
+    if settings is not None and set(argv) <= {'-v', '--verbose', '--no-restart'}:
+        return settings, bool({'-v', '--verbose'} & set(argv)), '--no-restart' not in argv
+    p = cli.parser(prog, __doc__.split('\n')[0])
+    p.add_argument('-v', '--verbose', action='store_true',
+                   help='always print the status line (for Nagios, Icinga)')
+    p.add_argument('--no-restart', action='store_true', help='only report')
+    settings, ns = cli.parse(p, argv, settings)
+    return settings, ns.verbose, not ns.no_restart
+
+
+def check(settings, restart=True):
+    """(code, text, perfdata, news): news is False when this trouble was
+    already reported by an earlier run."""
+    status = control.status(settings)
+    healthy, why = _healthy(settings, status)
+    if healthy:
+        return OK, why, _perf(status), False
+    files = control.files_of(settings)
+    with files.lock():
+        status = control.status(settings, files)   # another check may have acted
+        healthy, why = _healthy(settings, status)
+        if healthy:
+            return OK, why, _perf(status), False
+        since = files.stopped_on_purpose()
+        if since and status.code != control.STATUS_RUNNING:
+            return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
+                ' resumes)' % since, {}, False
+        if not restart:
+            return CRITICAL, why, _perf(status), True
+        return _restart(settings, files, status, why)
+
+
+def _healthy(settings, status):
+    """(healthy, why): the process test first, then the probe."""
+    if status.state == 'stopped':
+        return False, 'not running'
+    if status.state == 'dead':
+        return False, 'dead (pid %d is gone)' % status.pid
+    if settings['check']:
+        from . import probe
+        ok, detail = probe.run(settings['check'], settings['check_timeout'])
+        if not ok:
+            return False, 'running (pid %d) but its check %s failed: %s' % (
+                status.pid, settings['check'], detail)
+    return True, 'running (pid %d, up %s)' % (status.pid,
+                                               control.format_duration(status.uptime))
+
+
+def _restart(settings, files, status, why):
+    history = files.read_restarts()
+    now = time.time()
+    window = settings['restart_window']
+    recent = [t for t in history.get('restarts', []) if now - t < window]
+    perf = {'restarts': len(recent)}
+    if len(recent) >= settings['restart_limit']:
+        return _report(files, history, 'gave-up', CRITICAL,
+                       '%s; gave up after %d restarts in %gs; run ctl start once it is'
+                       ' fixed' % (why, len(recent), window), perf)
+    if recent:
+        wait = settings['restart_delay'] * 2 ** (len(recent) - 1)
+        left = recent[-1] + wait - now
+        if left > 0:
+            return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
+                           '%s; next restart in %ds (restart %d of %d within %gs)'
+                           % (why, left + 0.999, len(recent) + 1,
+                              settings['restart_limit'], window), perf)
+    if status.code == control.STATUS_RUNNING:       # hung: failed its probe
+        stopped = control.stop(settings, files, on_purpose=False)
+        if stopped.code != 0:
+            return _report(files, history, None, CRITICAL,
+                           '%s; could not stop it: %s' % (why, stopped.message), perf)
+    recent.append(now)
+    history['restarts'] = recent
+    started = control.start(settings, files)
+    perf['restarts'] = len(recent)
+    if started.code != 0:
+        return _report(files, history, None, CRITICAL,
+                       '%s; restart failed: %s' % (why, started.message), perf)
+    return _report(files, history, None, WARNING, '%s; restarted it (pid %d)'
+                   % (why, started.pid), dict(uptime='0s', **perf))
+
+
+def _report(files, history, topic, code, text, perf):
+    """Remember what was said, so a standing trouble is said only once."""
+    news = topic is None or history.get('reported') != topic
+    history['reported'] = topic
+    files.write_restarts(history)
+    return code, text, perf, news
+
+
+def _perf(status):
+    return {'uptime': '%ds' % status.uptime} if status.uptime is not None else {}
+
+
+def restarts_in_window(settings, now=None):
+    now = now or time.time()
+    history = control.files_of(settings).read_restarts()
+    return len([t for t in history.get('restarts', [])
+                if now - t < settings['restart_window']])
+
+
+if __name__ == '__main__':
+    sys.exit(main())

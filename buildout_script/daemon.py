@@ -1,0 +1,251 @@
+"""Running a program as a daemon, waiting for it, and stopping it again.
+
+The program is started with ``subprocess.Popen`` in a new session: the
+standard library already does the delicate part of detaching (exec
+confirmed through a close-on-exec pipe, so a missing program is an error
+here and not a silent death; inherited descriptors closed with close_range
+or /proc/self/fd, never a loop to RLIMIT_NOFILE; umask, working directory,
+user and groups set between fork and exec).  The control command stays the
+parent until ``start`` returns, so a program that dies while starting is
+reaped here with its exit status; after that it belongs to init.
+
+Nothing here knows of buildout, PID files or exit codes.
+"""
+
+import os
+import subprocess
+import time
+
+from . import probe as probes
+from . import process
+
+
+class LaunchError(Exception):
+    """The program could not be started; ``kind`` says why."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind        # 'not-installed', 'not-configured', 'permission'
+
+
+def log_paths(settings):
+    """Where the program's stdout and stderr go (the same file by default)."""
+    out = settings['stdout'] or os.path.join(settings['log_dir'], settings['name'] + '.log')
+    return out, settings['stderr'] or out
+
+
+def open_log(path, account=None):
+    """Open a log for appending (never truncating); it belongs to the
+    service's user so the program can reopen it after a rotation."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    if account is not None:
+        os.fchown(fd, account.pw_uid, account.pw_gid)
+    return fd
+
+
+def account_of(user):
+    """The passwd entry to run as, or None to stay who we are."""
+    if not user:
+        return None
+    import pwd
+    try:
+        entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
+    except KeyError:
+        raise LaunchError('not-configured', 'user %r does not exist on this machine' % user)
+    if entry.pw_uid == os.geteuid():
+        return None
+    if os.geteuid() != 0:
+        raise LaunchError('permission', 'only root can run the service as user %r;'
+                          ' run this command as root or as %s' % (user, user))
+    return entry
+
+
+def environment(settings, account):
+    env = dict(os.environ)
+    if account is not None:
+        env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
+    env.update(settings['environment'])
+    return env
+
+
+def launch(settings, argv=None):
+    """Start the program detached from us; return its Popen.
+
+    Raises LaunchError when it cannot be started at all.
+    """
+    argv = argv or settings['program']
+    if not argv:
+        raise LaunchError('not-configured', 'no program to run is configured'
+                          ' (set the program option)')
+    account = account_of(settings['user'])
+    out_path, err_path = log_paths(settings)
+    out = open_log(out_path, account)
+    err = open_log(err_path, account) if err_path != out_path else None
+    extra = {}
+    if account is not None:
+        extra = dict(user=account.pw_uid, group=account.pw_gid,
+                     extra_groups=os.getgrouplist(account.pw_name, account.pw_gid))
+    if settings['umask'] is not None:
+        extra['umask'] = settings['umask']
+    cwd = settings['directory']
+    try:
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=err if err is not None else subprocess.STDOUT,
+            cwd=cwd, env=environment(settings, account),
+            start_new_session=True, close_fds=True, **extra)
+    except FileNotFoundError as e:
+        if cwd and e.filename == cwd:
+            raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
+        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+    except PermissionError as e:
+        if cwd and e.filename == cwd:
+            raise LaunchError('permission', 'cannot enter the directory %s: permission'
+                              ' denied' % cwd)
+        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    except OSError as e:
+        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+    finally:
+        os.close(out)
+        if err is not None:
+            os.close(err)
+
+
+def pauses(first=0.001, longest=0.05):
+    """Poll intervals: milliseconds at first, growing, never a fixed second."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 1.5, longest)
+
+
+def wait_ready(proc, ready, timeout):
+    """Wait until the started program is ready.
+
+    Returns (True, detail) once ready; (False, detail) if it died (detail
+    then says how) or was not ready within ``timeout`` seconds.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    alive_for = probes.alive_seconds(ready)
+    detail = 'no answer yet'
+    for delay in pauses():
+        code = proc.poll()
+        if code is not None:
+            return False, describe_exit(code)
+        now = time.monotonic()
+        if ready is None:
+            return True, 'started'
+        if alive_for is not None:
+            if now - started >= alive_for:
+                return True, 'alive for %gs' % alive_for
+        else:
+            ok, detail = probes.run(ready, max(0.05, min(deadline - now, 2.0)))
+            if ok:
+                return True, detail
+            if proc.poll() is not None:
+                continue
+        now = time.monotonic()
+        if now >= deadline:
+            return False, 'not ready after %gs (%s: %s)' % (timeout, ready, detail)
+        time.sleep(min(delay, deadline - now))
+
+
+def describe_exit(code):
+    if code < 0:
+        import signal
+        try:
+            return 'killed by %s' % signal.Signals(-code).name
+        except ValueError:
+            return 'killed by signal %d' % -code
+    return 'exited with status %d' % code
+
+
+def stop(ident, group, signame, timeout, kill_wait=5.0):
+    """Stop a program and everything it left: ``signame`` to its process
+    group and stray descendants, wait up to ``timeout``, then KILL and wait.
+
+    Members are tracked by identity from the first look on, so a grandchild
+    orphaned by its parent's death is still waited for (and killed).
+    Returns True when nothing is left.
+    """
+    import signal
+    tracked = {}
+    for sig, wait in ((process.signal_number(signame), timeout),
+                      (signal.SIGKILL, kill_wait)):
+        deadline = time.monotonic() + wait
+        signalled = set()
+        for delay in pauses():
+            tracked.update(process.family(ident, group))
+            tracked = {m: g for m, g in tracked.items() if process.is_running(m)}
+            if not tracked:
+                return True
+            _signal_once(ident, group, tracked, sig, signalled)
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            time.sleep(min(delay, deadline - now))
+    return False
+
+
+def _signal_once(ident, group, members, sig, signalled):
+    """Signal each member not yet signalled: the group with one killpg,
+    strays that left it one by one."""
+    fresh = [m for m in members if m not in signalled]
+    if not fresh:
+        return
+    if group and any(members[m] == ident.pid for m in fresh):
+        if process.send_group(ident, sig):
+            signalled.update(m for m in members if members[m] == ident.pid)
+    for member in fresh:
+        if member not in signalled:
+            process.send(member, sig)
+            signalled.add(member)
+
+
+def log_tail(path, offset, lines=10):
+    """The last lines a program wrote to its log since ``offset``."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return []
+    return [l.decode(errors='replace') for l in data.splitlines()[-lines:]]
+
+
+def log_size(path):
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def exec_foreground(settings):
+    """Become the program, attached to this terminal (containers, systemd
+    Type=simple, debugging).  Only returns by raising LaunchError."""
+    argv = settings['program']
+    if not argv:
+        raise LaunchError('not-configured', 'no program to run is configured'
+                          ' (set the program option)')
+    account = account_of(settings['user'])
+    env = environment(settings, account)
+    if settings['directory']:
+        try:
+            os.chdir(settings['directory'])
+        except OSError as e:
+            raise LaunchError('not-configured', 'cannot enter %s: %s'
+                              % (settings['directory'], e.strerror))
+    if settings['umask'] is not None:
+        os.umask(settings['umask'])
+    if account is not None:
+        os.setgroups(os.getgrouplist(account.pw_name, account.pw_gid))
+        os.setgid(account.pw_gid)
+        os.setuid(account.pw_uid)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+    except PermissionError:
+        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])

@@ -1,0 +1,221 @@
+"""The options of a service, checked once, shared by the recipe and the commands.
+
+A recipe validates at buildout time and renders the result into the generated
+scripts as Python literals; ``python -m buildout_script.ctl --option value``
+goes through the same function at run time.  Both therefore agree on every
+name, default and error message.  Errors are ``SettingError(option, message)``
+so each caller can say where the value came from (a buildout part or a
+command-line flag).
+"""
+
+import os
+
+# Every option a service part (and ``ctl``/``check`` on the command line) takes,
+# with its default as text.  ``None`` means "not set".
+DEFAULTS = {
+    'name': None,
+    'program': None,
+    'directory': '.',
+    'pid-dir': 'var/run',
+    'log-dir': 'var/log',
+    'stdout': None,
+    'stderr': None,
+    'environment': '',
+    'umask': None,
+    'user': None,
+    'start-timeout': '10',
+    'ready': None,
+    'stop-signal': 'TERM',
+    'stop-timeout': '10',
+    'reload-signal': None,
+    'check': None,
+    'check-timeout': '5',
+    'restart-limit': '5',
+    'restart-window': '3600',
+    'restart-delay': '10',
+}
+
+PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
+               'exec:COMMAND', 'alive:SECONDS')
+
+
+class SettingError(ValueError):
+    """A value the user must fix; ``option`` names where it is."""
+
+    def __init__(self, option, message):
+        super().__init__(message)
+        self.option = option
+        self.message = message
+
+
+def key(option):
+    """The settings-dict key of an option: ``pid-dir`` -> ``pid_dir``."""
+    return option.replace('-', '_')
+
+
+def parse(raw, base=None):
+    """Turn option texts (keys as in DEFAULTS, dashed) into typed settings.
+
+    Relative paths are made absolute against ``base`` (default: the current
+    directory) so a generated script behaves the same wherever it is run from.
+    """
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise SettingError(unknown[0], 'unknown option %r' % unknown[0])
+    text = dict(DEFAULTS)
+    text.update({k: v for k, v in raw.items() if v is not None})
+    return override({}, text, base)
+
+
+def override(settings, raw, base=None):
+    """A copy of ``settings`` with the options in ``raw`` (texts) parsed in."""
+    base = os.path.abspath(base or os.getcwd())
+    s = dict(settings)
+    for option in DEFAULTS:         # in order: stdout and stderr need log-dir
+        if option in raw:
+            s[key(option)] = parse_option(option, raw[option], base, s)
+    return s
+
+
+def parse_option(option, text, base, settings):
+    """One option's typed value; ``settings`` holds the options before it."""
+    if option == 'name':
+        name = (text or '').strip()
+        if not name or '/' in name or name.startswith('.') or name != name.split()[0]:
+            raise SettingError('name', 'a service needs a name without spaces, "/" or a'
+                               ' leading "." (got %r)' % name)
+        return name
+    if option == 'program':
+        return parse_program(text)
+    if option in ('directory', 'pid-dir', 'log-dir'):
+        return _path(text, base) if text else None
+    if option in ('stdout', 'stderr'):
+        return _path(text, settings.get('log_dir') or base) if text else None
+    if option == 'environment':
+        return parse_environment(text)
+    if option == 'umask':
+        return parse_umask(text)
+    if option == 'user':
+        return (text or '').strip() or None
+    if option in ('ready', 'check'):
+        return parse_probe(option, text)
+    if option.endswith('-signal'):
+        return parse_signal(option, text)
+    if option == 'restart-limit':
+        return parse_count(option, text)
+    return parse_seconds(option, text)
+
+
+def parse_program(text):
+    """A command line split as a shell would, never run through one."""
+    if text is None:
+        return None
+    if isinstance(text, (list, tuple)):
+        return [str(a) for a in text] or None
+    import shlex
+    try:
+        argv = shlex.split(text)
+    except ValueError as e:
+        raise SettingError('program', 'cannot split %r: %s' % (text, e))
+    if not argv:
+        raise SettingError('program', 'is empty; give the command line to run')
+    return argv
+
+
+def parse_environment(text):
+    """KEY=VALUE lines (blank lines and # comments ignored) into a dict."""
+    if isinstance(text, dict):
+        return dict(text)
+    env = {}
+    for line in (text or '').splitlines():
+        line = line.strip()
+        if not line or line.startswith('#'):
+            continue
+        name, sep, value = line.partition('=')
+        name = name.strip()
+        if not sep or not name or not name.replace('_', 'a').isalnum() or name[0].isdigit():
+            raise SettingError('environment', 'expected KEY=VALUE lines, got %r' % line)
+        env[name] = value.strip()
+    return env
+
+
+def parse_umask(text):
+    if text is None or str(text).strip() == '':
+        return None
+    try:
+        value = int(str(text).strip(), 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise SettingError('umask', 'expected an octal mode such as 022, got %r' % text)
+    return value
+
+
+def parse_seconds(option, text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise SettingError(option, 'expected a number of seconds, got %r' % text)
+    if not 0 <= value < float('inf'):
+        raise SettingError(option, 'expected a number of seconds >= 0, got %r' % text)
+    return value
+
+
+def parse_count(option, text):
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = -1
+    if value < 0:
+        raise SettingError(option, 'expected a whole number >= 0, got %r' % text)
+    return value
+
+
+def parse_signal(option, text):
+    """A signal by name (TERM, SIGTERM) or number; kept as its name."""
+    if text is None or str(text).strip() == '':
+        return None
+    import signal
+    word = str(text).strip().lstrip('-').upper()
+    try:
+        sig = signal.Signals(int(word)) if word.isdigit() else signal.Signals[
+            word if word.startswith('SIG') else 'SIG' + word]
+    except (KeyError, ValueError):
+        raise SettingError(option, 'unknown signal %r; use a name such as TERM, INT,'
+                           ' QUIT, HUP or USR1' % text)
+    return sig.name
+
+
+def parse_probe(option, text):
+    """Validate a readiness/health probe; kept as its text, checked again when used."""
+    if text is None or str(text).strip() == '':
+        return None
+    text = str(text).strip()
+    kind, _, rest = text.partition(':')
+    kind = kind.lower()
+    if kind == 'tcp':
+        host, _, port = rest.rpartition(':')
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingError(option, 'expected tcp:HOST:PORT, got %r' % text)
+    elif kind in ('http', 'https'):
+        if not rest.startswith('//') or len(rest) <= 2:
+            raise SettingError(option, 'expected a URL such as http://127.0.0.1:8080/,'
+                               ' got %r' % text)
+    elif kind == 'exec':
+        import shlex
+        try:
+            argv = shlex.split(rest)
+        except ValueError as e:
+            raise SettingError(option, 'cannot split %r: %s' % (rest, e))
+        if not argv:
+            raise SettingError(option, 'exec: needs a command, got %r' % text)
+    elif kind == 'alive':
+        parse_seconds(option, rest)
+    else:
+        raise SettingError(option, 'unknown probe %r; expected one of %s'
+                           % (text, ', '.join(PROBE_FORMS)))
+    return text
+
+
+def _path(text, base):
+    return os.path.normpath(os.path.join(base, os.path.expanduser(text.strip())))

@@ -1,0 +1,203 @@
+"""The state files of one service, in its pid dir.
+
+    NAME.pid        the bare PID, for monit, logrotate, systemd PIDFile=, ...
+    NAME.identity   "PID START BOOT GROUP": what proves the PID is still ours
+    NAME.lock       flock()ed by every control command; the kernel drops it
+                    when the holder dies, so a crash never leaves it stuck
+    NAME.stopped    present while a person has stopped the service on purpose
+    NAME.restarts   the watchdog's restart history (JSON)
+
+Every file is replaced atomically (temp file + rename) and opened without
+following symlinks, so a hostile link in the pid dir cannot redirect a write.
+"""
+
+import errno
+import fcntl
+import os
+import stat
+import time
+
+from .process import Identity
+
+
+class StateError(Exception):
+    """A state file or directory we cannot use; the message names the path."""
+
+    def __init__(self, message, permission=False):
+        super().__init__(message)
+        self.permission = permission
+
+
+class Record:
+    """What the PID file says, and whether the identity beside it backs it."""
+    __slots__ = ('pid', 'ident', 'group')
+
+    def __init__(self, pid, ident, group):
+        self.pid = pid          # None: no PID file
+        self.ident = ident      # None: nothing proves whose PID it is
+        self.group = group      # the program leads its own process group
+
+
+NO_RECORD = Record(None, None, False)
+
+
+class ServiceFiles:
+
+    def __init__(self, pid_dir, name):
+        self.dir = pid_dir
+        self.name = name
+        self.pid = os.path.join(pid_dir, name + '.pid')
+        self.identity = os.path.join(pid_dir, name + '.identity')
+        self.lock_path = os.path.join(pid_dir, name + '.lock')
+        self.stopped = os.path.join(pid_dir, name + '.stopped')
+        self.restarts = os.path.join(pid_dir, name + '.restarts')
+
+    # -- the pid dir --------------------------------------------------------
+
+    def prepare(self, owner=None):
+        """Create the pid dir if needed and refuse one that others can
+        write without the sticky bit: anyone could swap our PID file."""
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            st = os.stat(self.dir)
+        except PermissionError:
+            raise StateError('cannot create or read the pid dir %s: permission denied'
+                             % self.dir, permission=True)
+        except OSError as e:
+            raise StateError('cannot use the pid dir %s: %s' % (self.dir, e.strerror))
+        if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+            raise StateError('the pid dir %s is writable by everyone without the sticky'
+                             ' bit; use a directory only the service owner can write'
+                             ' (chmod o-w %s)' % (self.dir, self.dir))
+
+    # -- the record of the running program -----------------------------------
+
+    def read(self):
+        """The Record on disk (NO_RECORD if there is no PID file)."""
+        text = self._read(self.pid)
+        if text is None:
+            return NO_RECORD
+        try:
+            pid = int(text.strip())
+        except ValueError:
+            raise StateError('the PID file %s does not hold a PID (%r); remove it'
+                             % (self.pid, text[:40]))
+        ident, group = None, False
+        line = self._read(self.identity)
+        if line:
+            try:
+                words = line.split()
+                ident = Identity.from_text(' '.join(words[:3]))
+                group = words[3:] == ['group']
+            except ValueError:
+                ident = None
+        if ident is not None and ident.pid != pid:
+            ident = None
+        return Record(pid, ident, group)
+
+    def write(self, ident, group):
+        """Record a started program: identity first, so a PID file never
+        exists without the proof beside it."""
+        self._replace(self.identity, '%s %s\n' % (ident, 'group' if group else 'single'))
+        self._replace(self.pid, '%d\n' % ident.pid)
+
+    def clear(self):
+        """Forget the program: PID file first, for the same reason."""
+        for path in (self.pid, self.identity):
+            self._remove(path)
+
+    # -- stopped on purpose ---------------------------------------------------
+
+    def mark_stopped(self):
+        self._replace(self.stopped, time.strftime('%Y-%m-%d %H:%M:%S\n'))
+
+    def clear_stopped(self):
+        self._remove(self.stopped)
+
+    def stopped_on_purpose(self):
+        """The time of the `ctl stop` that is still in force, or None."""
+        text = self._read(self.stopped)
+        return text.strip() if text is not None else None
+
+    # -- the watchdog's history --------------------------------------------------
+
+    def read_restarts(self):
+        import json
+        text = self._read(self.restarts)
+        try:
+            return json.loads(text) if text else {}
+        except ValueError:
+            return {}
+
+    def write_restarts(self, history):
+        import json
+        self._replace(self.restarts, json.dumps(history, sort_keys=True) + '\n')
+
+    def clear_restarts(self):
+        self._remove(self.restarts)
+
+    # -- serialising control commands -------------------------------------------
+
+    def lock(self):
+        """``with files.lock():`` one control command at a time."""
+        return _Lock(self)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _open(self, path, flags, mode=0o644):
+        try:
+            return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        except PermissionError:
+            raise StateError('cannot open %s: permission denied (run as the user that'
+                             ' owns the service, or fix the pid dir)' % path, permission=True)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise StateError('%s is a symlink; refusing to follow it (remove it)' % path)
+            raise StateError('cannot open %s: %s' % (path, e.strerror))
+
+    def _read(self, path):
+        try:
+            fd = self._open(path, os.O_RDONLY)
+        except StateError:
+            if not os.path.lexists(path):
+                return None
+            raise
+        with open(fd, 'r', errors='replace') as f:
+            return f.read()
+
+    def _replace(self, path, text):
+        tmp = '%s.%d.tmp' % (path, os.getpid())
+        self._remove(tmp)
+        fd = self._open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with open(fd, 'w') as f:
+                f.write(text)
+            os.rename(tmp, path)
+        except BaseException:
+            self._remove(tmp)
+            raise
+
+    def _remove(self, path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            raise StateError('cannot remove %s: permission denied' % path, permission=True)
+
+
+class _Lock:
+    """An flock() on NAME.lock; closing the descriptor (or dying) drops it."""
+
+    def __init__(self, files):
+        self.files = files
+        self.fd = None
+
+    def __enter__(self):
+        self.fd = self.files._open(self.files.lock_path, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+        self.fd = None
