@@ -70,6 +70,7 @@ def check(settings, restart=True):
     if healthy:
         return OK, why, _perf(status), False
     files = control.files_of(settings)
+    files.prepare()
     with files.lock():
         status = control.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
@@ -130,8 +131,9 @@ def _restart(settings, files, status, why):
     if started.code != 0:
         return _report(files, history, None, CRITICAL,
                        '%s; restart failed: %s' % (why, started.message), perf)
-    return _report(files, history, None, WARNING, '%s; restarted it (pid %d)'
-                   % (why, started.pid), dict(uptime='0s', **perf))
+    verb = 'started' if status.state == 'stopped' else 'restarted'
+    return _report(files, history, None, WARNING, '%s; %s it (pid %d)'
+                   % (why, verb, started.pid), dict(uptime='0s', **perf))
 
 
 def _report(files, history, topic, code, text, perf):
