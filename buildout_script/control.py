@@ -87,8 +87,8 @@ def start(settings, files=None):
     ready, detail = daemon.wait_ready(proc, settings['ready'], settings['start_timeout'])
     if ready:
         return Outcome(SUCCESS, '%s started (pid %d)' % (name, proc.pid), proc.pid)
-    if proc.poll() is None:
-        daemon.stop(ident, True, settings['stop_signal'], settings['stop_timeout'])
+    # Dead or not, what it forked may live on: stop the whole family.
+    daemon.stop(ident, True, settings['stop_signal'], settings['stop_timeout'])
     proc.poll()
     files.clear()
     tail = [line for path in offsets for line in daemon.log_tail(path, offsets[path])]

@@ -36,7 +36,9 @@ def main(argv=None, settings=None):
         print('%s: %s' % (settings['name'], e), file=sys.stderr)
         if e.permission:
             return control.NO_PRIVILEGE
-        return control.STATUS_UNKNOWN if action == 'status' else control.FAILED
+        if action == 'status':
+            return control.STATUS_UNKNOWN
+        return control.NOT_CONFIGURED if e.configuration else control.FAILED
     except KeyboardInterrupt:
         print('%s: interrupted' % settings['name'], file=sys.stderr)
         return control.FAILED
@@ -57,7 +59,7 @@ def parse_args(argv, settings, prog):
 
 
 def run(action, settings, args, as_json=False):
-    if action == 'status':
+    if action == 'status' and not args:
         return report_status(settings, as_json)
     if action in ('kill', 'spawn'):
         if not args:

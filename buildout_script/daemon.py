@@ -13,7 +13,6 @@ Nothing here knows of buildout, PID files or exit codes.
 """
 
 import os
-import subprocess
 import time
 
 from . import probe as probes
@@ -38,10 +37,37 @@ def open_log(path, account=None):
     """Open a log for appending (never truncating); it belongs to the
     service's user so the program can reopen it after a rotation."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     if account is not None:
+        # Root hands this file to the user: never through a planted symlink.
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as e:
+        raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
+                          'cannot open the log %s: %s' % (path, e.strerror))
+    if account is not None:
+        import stat
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LaunchError('not-configured', 'the log %s is not a regular file' % path)
         os.fchown(fd, account.pw_uid, account.pw_gid)
     return fd
+
+
+def close_inherited(keep=()):
+    """Close every descriptor above 2 but ``keep``, by listing the open ones
+    rather than trying each up to RLIMIT_NOFILE."""
+    try:
+        fds = [int(fd) for fd in os.listdir('/proc/self/fd')]
+    except OSError:
+        fds = range(3, min(os.sysconf('SC_OPEN_MAX'), 65536))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def account_of(user):
@@ -81,7 +107,11 @@ def launch(settings, argv=None):
     account = account_of(settings['user'])
     out_path, err_path = log_paths(settings)
     out = open_log(out_path, account)
-    err = open_log(err_path, account) if err_path != out_path else None
+    try:
+        err = open_log(err_path, account) if err_path != out_path else None
+    except LaunchError:
+        os.close(out)
+        raise
     extra = {}
     if account is not None:
         extra = dict(user=account.pw_uid, group=account.pw_gid,
@@ -89,6 +119,7 @@ def launch(settings, argv=None):
     if settings['umask'] is not None:
         extra['umask'] = settings['umask']
     cwd = settings['directory']
+    import subprocess
     try:
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
@@ -170,10 +201,9 @@ def stop(ident, group, signame, timeout, kill_wait=5.0):
     orphaned by its parent's death is still waited for (and killed).
     Returns True when nothing is left.
     """
-    import signal
     tracked = {}
     for sig, wait in ((process.signal_number(signame), timeout),
-                      (signal.SIGKILL, kill_wait)):
+                      (process.signal_number('SIGKILL'), kill_wait)):
         deadline = time.monotonic() + wait
         signalled = set()
         for delay in pauses():

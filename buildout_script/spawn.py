@@ -53,6 +53,7 @@ def _keep(settings, argv, timeout, report):
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)            # let the caller's pipes close
+    daemon.close_inherited(keep=(report,))
     try:
         proc = daemon.launch(settings, argv)
     except daemon.LaunchError as e:

@@ -23,9 +23,10 @@ from .process import Identity
 class StateError(Exception):
     """A state file or directory we cannot use; the message names the path."""
 
-    def __init__(self, message, permission=False):
+    def __init__(self, message, permission=False, configuration=False):
         super().__init__(message)
-        self.permission = permission
+        self.permission = permission        # LSB 4: insufficient privilege
+        self.configuration = configuration  # LSB 6: not configured
 
 
 class Record:
@@ -68,7 +69,7 @@ class ServiceFiles:
         if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
             raise StateError('the pid dir %s is writable by everyone without the sticky'
                              ' bit; use a directory only the service owner can write'
-                             ' (chmod o-w %s)' % (self.dir, self.dir))
+                             ' (chmod o-w %s)' % (self.dir, self.dir), configuration=True)
 
     # -- the record of the running program -----------------------------------
 
@@ -144,9 +145,13 @@ class ServiceFiles:
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _open(self, path, flags, mode=0o644):
+    def _open(self, path, flags, mode=0o644, missing_ok=False):
         try:
             return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise StateError('cannot open %s: no such file or directory' % path)
         except PermissionError:
             raise StateError('cannot open %s: permission denied (run as the user that'
                              ' owns the service, or fix the pid dir)' % path, permission=True)
@@ -156,12 +161,9 @@ class ServiceFiles:
             raise StateError('cannot open %s: %s' % (path, e.strerror))
 
     def _read(self, path):
-        try:
-            fd = self._open(path, os.O_RDONLY)
-        except StateError:
-            if not os.path.lexists(path):
-                return None
-            raise
+        fd = self._open(path, os.O_RDONLY, missing_ok=True)
+        if fd is None:
+            return None
         with open(fd, 'r', errors='replace') as f:
             return f.read()
 
