@@ -1,0 +1,233 @@
+"""Recipes that render a template: an executable script (the default) or a file.
+
+The 2006 ``build_script`` idea: a template filled with Python ``%``-formatting
+from the part's options, so a shell's ``$VAR`` and ``${VAR}`` in a template
+survive.  Buildout has already expanded its own ``${section:option}``
+references by the time a recipe sees the options.
+
+    [webctl]
+    recipe = buildout_script
+    template = paster-check
+    pidfile = ${buildout:directory}/var/paster.pid
+    start = ${buildout:bin-directory}/paster serve --daemon production.ini
+
+A key may carry a filter after a colon: ``%(start:argv)s`` is the option split
+as a shell would (``shlex``) and rendered as a Python list, ``%(name:repr)s``
+is the Python literal of the text, ``%(pidfile:path)s`` the literal of the path
+made absolute against the buildout directory, ``%(dir:quote)s`` the text quoted
+for a POSIX shell.
+"""
+
+import os
+import shlex
+import tempfile
+
+import zc.buildout
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'templates')
+
+
+def bundled_templates():
+    """Names of the templates that ship with the package."""
+    return sorted(n for n in os.listdir(TEMPLATES) if not n.startswith(('.', '_')))
+
+
+def part_error(part, option, message):
+    """The one-sentence error buildout prints without a traceback."""
+    if option:
+        return zc.buildout.UserError("Part %r, option %r: %s" % (part, option, message))
+    return zc.buildout.UserError("Part %r: %s" % (part, message))
+
+
+def find_template(part, template, template_dir, base):
+    """The path of ``template``: in ``template_dir``, then bundled, then a file.
+
+    Raises UserError naming every place it looked.
+    """
+    template = template.strip()
+    if not template:
+        raise part_error(part, 'template', 'is empty; give the name of a bundled'
+                         ' template (%s) or a path' % ', '.join(bundled_templates()))
+    places = []
+    if template_dir:
+        places.append(os.path.join(base, template_dir, template))
+    if '/' not in template:
+        places.append(os.path.join(TEMPLATES, template))
+    places.append(os.path.join(base, os.path.expanduser(template)))
+    for path in places:
+        if os.path.isfile(path):
+            return path
+    raise part_error(part, 'template', 'no template %r in %s' % (
+        template, ', '.join(dict.fromkeys(os.path.dirname(p) for p in places))))
+
+
+def read_template(part, path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise part_error(part, 'template', 'cannot read %s: %s' % (path, e))
+
+
+class Values(dict):
+    """The mapping a template is formatted with; ``KEY:FILTER`` applies a filter."""
+
+    def __init__(self, values, base):
+        super().__init__(values)
+        self.base = base
+
+    def __missing__(self, key):
+        name, sep, how = key.rpartition(':')
+        if not sep or name not in self:
+            raise KeyError(name if sep else key)
+        if how not in FILTERS:
+            raise UnknownFilter(key)
+        try:
+            return FILTERS[how](self[name], self.base)
+        except ValueError as e:
+            raise BadValue(name, '%s (used as %%(%s)s)' % (e, key))
+
+
+class UnknownFilter(Exception):
+    pass
+
+
+class BadValue(Exception):
+    def __init__(self, option, message):
+        super().__init__(message)
+        self.option = option
+        self.message = message
+
+
+def _argv(text, base):
+    try:
+        argv = shlex.split(text)
+    except ValueError as e:
+        raise ValueError('cannot split %r as a command line: %s' % (text, e))
+    if not argv:
+        raise ValueError('is empty; give a command line')
+    return repr(argv)
+
+
+FILTERS = {
+    'repr': lambda text, base: repr(text),
+    'argv': _argv,
+    'path': lambda text, base: repr(os.path.normpath(
+        os.path.join(base, os.path.expanduser(text.strip())))),
+    'quote': lambda text, base: shlex.quote(text),
+}
+
+
+def render(part, template, text, values, base):
+    """``text % values`` or a UserError naming the key, the template and the part."""
+    try:
+        return text % Values(values, base)
+    except KeyError as e:
+        raise zc.buildout.UserError(
+            "Part %r: template %r uses %%(%s)s, but the part has no option %r"
+            % (part, template, e.args[0], e.args[0]))
+    except UnknownFilter as e:
+        raise zc.buildout.UserError(
+            "Part %r: template %r uses %%(%s)s, an unknown filter; the filters are %s"
+            % (part, template, e.args[0], ', '.join(sorted(FILTERS))))
+    except BadValue as e:
+        raise part_error(part, e.option, e.message)
+    except (ValueError, TypeError) as e:
+        raise zc.buildout.UserError(
+            "Part %r: template %r is not a valid %%-format (%s); write %%%% for a"
+            " literal percent sign" % (part, template, e))
+
+
+def current_umask():
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def write_if_changed(path, text, executable=False):
+    """Write ``text`` to ``path`` atomically unless it is already there.
+
+    Returns True when the file was (re)written.  An unchanged file keeps its
+    mtime and inode, so a running script or a watching tool sees no change.
+    """
+    mode = (0o777 if executable else 0o666) & ~current_umask()
+    try:
+        with open(path, encoding='utf-8') as f:
+            same = f.read() == text
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if same:
+        if executable and not os.access(path, os.X_OK):
+            os.chmod(path, mode)
+        return False
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return True
+
+
+class Template:
+    """``recipe = buildout_script:template``: render a template into ``output``."""
+
+    executable = False
+
+    def __init__(self, buildout, name, options):
+        self.buildout, self.name, self.options = buildout, name, options
+        b = buildout['buildout']
+        self.base = b['directory']
+        self.path = self.output_path()
+        template = options.get('template')
+        if template is None:
+            raise part_error(name, 'template', 'is missing; give the name of a bundled'
+                             ' template (%s) or a path' % ', '.join(bundled_templates()))
+        template_dir = options.get('template_dir', options.get('template-dir'))
+        self.template_path = find_template(name, template, template_dir, self.base)
+        values = {
+            'python': b['executable'],
+            'bin-directory': b['bin-directory'],
+            'directory': self.base,
+            'part': name,
+            'name': name,
+            'script': os.path.relpath(self.path, self.base),
+        }
+        values.update((key, options[key]) for key in options.keys())
+        self.text = render(name, template.strip(),
+                           read_template(name, self.template_path), values, self.base)
+
+    def output_path(self):
+        output = self.options.get('output', '').strip()
+        if not output:
+            raise part_error(self.name, 'output', 'is missing; give the path of the'
+                             ' file to write')
+        return os.path.join(self.base, os.path.expanduser(output))
+
+    def install(self):
+        write_if_changed(self.path, self.text, self.executable)
+        self.options.created(self.path)
+        return self.options.created()
+
+    update = install
+
+
+class Script(Template):
+    """``recipe = buildout_script``: render a template into an executable script.
+
+    The script is ``target`` (default: the part name) in the bin directory.
+    """
+
+    executable = True
+
+    def output_path(self):
+        target = self.options.get('target', self.name).strip()
+        if not target or target.startswith('.') or '/' in target:
+            raise part_error(self.name, 'target', 'expected a script name for the bin'
+                             ' directory, got %r' % target)
+        return os.path.join(self.buildout['buildout']['bin-directory'], target)
