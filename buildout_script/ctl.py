@@ -117,7 +117,11 @@ def restart(settings, args, only_if_running=False):
         stopped = control.stop(settings, files, on_purpose=False)
         if stopped.code != 0:
             return stopped
-        return control.start(settings, files)
+        started = control.start(settings, files)
+        if started.code == 0 and stopped.pid:
+            started.message = '%s restarted (pid %d, was %d)' % (
+                settings['name'], started.pid, stopped.pid)
+        return started
 
 
 def try_restart(settings, args):
