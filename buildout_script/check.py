@@ -40,6 +40,11 @@ def main(argv=None, settings=None):
         code, text, perf, news = check(settings, restart)
     except StateError as e:
         code, text, perf, news = UNKNOWN, str(e), {}, True
+    except KeyboardInterrupt:
+        code, text, perf, news = UNKNOWN, 'interrupted', {}, True
+    except Exception as e:              # a watchdog must answer, never crash
+        code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
+            e.__class__.__name__, e), {}, True
     if verbose or (code != OK and news):
         if 'restarts' not in perf and code != UNKNOWN:
             perf['restarts'] = restarts_in_window(settings)
@@ -77,11 +82,12 @@ def check(settings, restart=True):
         if healthy:
             return OK, why, _perf(status), False
         since = files.stopped_on_purpose()
-        if since and status.code != control.STATUS_RUNNING:
+        if since:
             return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
                 ' resumes)' % since, {}, False
         if not restart:
-            return CRITICAL, why, _perf(status), True
+            return _report(files, files.read_restarts(), 'down', CRITICAL, why,
+                           _perf(status))
         return _restart(settings, files, status, why)
 
 
@@ -107,10 +113,13 @@ def _restart(settings, files, status, why):
     window = settings['restart_window']
     recent = [t for t in history.get('restarts', []) if now - t < window]
     perf = {'restarts': len(recent)}
-    if len(recent) >= settings['restart_limit']:
+    if history.get('gave_up') or len(recent) >= settings['restart_limit']:
+        # Given up stays given up, however old the restarts: only a person's
+        # ctl start (which clears this history) resumes.
+        history['gave_up'] = history.get('gave_up') or now
         return _report(files, history, 'gave-up', CRITICAL,
                        '%s; gave up after %d restarts in %gs; run ctl start once it is'
-                       ' fixed' % (why, len(recent), window), perf)
+                       ' fixed' % (why, settings['restart_limit'], window), perf)
     if recent:
         wait = settings['restart_delay'] * 2 ** (len(recent) - 1)
         left = recent[-1] + wait - now
@@ -119,13 +128,13 @@ def _restart(settings, files, status, why):
                            '%s; next restart in %ds (restart %d of %d within %gs)'
                            % (why, left + 0.999, len(recent) + 1,
                               settings['restart_limit'], window), perf)
+    recent.append(now)                  # an attempt counts, even if it fails
+    history['restarts'] = recent
     if status.code == control.STATUS_RUNNING:       # hung: failed its probe
         stopped = control.stop(settings, files, on_purpose=False)
         if stopped.code != 0:
-            return _report(files, history, None, CRITICAL,
+            return _report(files, history, 'stop-failed', CRITICAL,
                            '%s; could not stop it: %s' % (why, stopped.message), perf)
-    recent.append(now)
-    history['restarts'] = recent
     started = control.start(settings, files)
     perf['restarts'] = len(recent)
     if started.code != 0:
@@ -148,8 +157,8 @@ def _perf(status):
     return {'uptime': '%ds' % status.uptime} if status.uptime is not None else {}
 
 
-def restarts_in_window(settings, now=None):
-    now = now or time.time()
+def restarts_in_window(settings):
+    now = time.time()
     history = control.files_of(settings).read_restarts()
     return len([t for t in history.get('restarts', [])
                 if now - t < settings['restart_window']])

@@ -62,17 +62,19 @@ def status(settings, files=None):
 
 
 def start(settings, files=None):
-    """Start the service unless it runs; wait until it is ready."""
+    """Start the service unless it runs; wait until it is ready.  The
+    caller holds the lock on a prepared pid dir."""
     from . import daemon
     files = files or files_of(settings)
     name = settings['name']
-    files.prepare()
     record = files.read()
     if record.ident is not None and process.is_running(record.ident):
         files.clear_stopped()
         return Outcome(SUCCESS, '%s is already running (pid %d)' % (name, record.pid),
                        record.pid)
-    _clear_leftovers(settings, files, record)
+    if not _clear_leftovers(settings, files, record):
+        return Outcome(FAILED, '%s not started: what pid %d left behind survives KILL;'
+                       ' see ps -g %d' % (name, record.pid, record.pid))
 
     log, errlog = daemon.log_paths(settings)
     offsets = {path: daemon.log_size(path) for path in {log, errlog}}
@@ -81,18 +83,28 @@ def start(settings, files=None):
     except daemon.LaunchError as e:
         return Outcome(LAUNCH_CODES[e.kind], '%s not started: %s' % (name, e))
     ident = process.identity(proc.pid)
-    files.write(ident, group=True)
-    files.clear_stopped()
-
-    ready, detail = daemon.wait_ready(proc, settings['ready'], settings['start_timeout'])
+    try:
+        files.write(ident, group=True)
+        files.clear_stopped()
+        ready, detail = daemon.wait_ready(proc, settings['ready'], settings['start_timeout'])
+    except BaseException:
+        # Unrecorded (or interrupted before ready): nothing may run on untracked.
+        _stop_family(settings, ident, True)
+        proc.poll()
+        files.clear()
+        raise
     if ready:
         return Outcome(SUCCESS, '%s started (pid %d)' % (name, proc.pid), proc.pid)
     # Dead or not, what it forked may live on: stop the whole family.
-    daemon.stop(ident, True, settings['stop_signal'], settings['stop_timeout'])
+    stopped = _stop_family(settings, ident, True)
     proc.poll()
-    files.clear()
+    if stopped:
+        files.clear()
     tail = [line for path in offsets for line in daemon.log_tail(path, offsets[path])]
     message = '%s failed to start: %s' % (name, detail)
+    if not stopped:
+        message += '; and what it started survives KILL (pid %d kept in %s)' % (
+            proc.pid, files.pid)
     if tail:
         message += '; last lines of its log (%s):\n' % log + '\n'.join(
             '    ' + line for line in tail)
@@ -102,7 +114,6 @@ def start(settings, files=None):
 def stop(settings, files=None, on_purpose=True):
     """Stop the service and all it left behind.  ``on_purpose`` records that
     a person wanted it down, so the watchdog leaves it alone."""
-    from . import daemon
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
@@ -113,8 +124,7 @@ def stop(settings, files=None, on_purpose=True):
         files.clear()
         return Outcome(SUCCESS, '%s is not running' % name)
     was_running = process.is_running(record.ident)
-    if not daemon.stop(record.ident, record.group, settings['stop_signal'],
-                       settings['stop_timeout']):
+    if not _stop_family(settings, record.ident, record.group):
         return Outcome(FAILED, '%s is still running after %s, %gs and KILL (pid %d)'
                        % (name, settings['stop_signal'], settings['stop_timeout'], record.pid),
                        record.pid)
@@ -124,15 +134,21 @@ def stop(settings, files=None, on_purpose=True):
     return Outcome(SUCCESS, '%s is not running' % name)
 
 
+def _stop_family(settings, ident, group):
+    from . import daemon
+    return daemon.stop(ident, group, settings['stop_signal'], settings['stop_timeout'],
+                       daemon.mark(settings))
+
+
 def _clear_leftovers(settings, files, record):
     """Before a new start: what a dead leader left (say, a worker still
-    holding the port) is stopped, and the stale record goes."""
-    from . import daemon
-    if record.ident is not None:
-        daemon.stop(record.ident, record.group, settings['stop_signal'],
-                    settings['stop_timeout'])
+    holding the port) is stopped, and the stale record goes.  False if
+    something survives: then the record stays, and nothing is started."""
+    if record.ident is not None and not _stop_family(settings, record.ident, record.group):
+        return False
     if record.pid is not None:
         files.clear()
+    return True
 
 
 def format_duration(seconds):

@@ -14,6 +14,7 @@ written (``crontab -``) only when it changed.
 """
 
 import re
+import os
 import subprocess
 
 NICKNAMES = ('@reboot', '@yearly', '@annually', '@monthly', '@weekly', '@daily',
@@ -121,7 +122,9 @@ def set_block(command, directory, part, lines):
 
 
 def _run(argv, stdin=''):
+    # LC_ALL=C: "no crontab for USER" is recognised by its English text.
+    env = dict(os.environ, LC_ALL='C')
     try:
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True)
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env)
     except OSError as e:
         raise CrontabError('cannot run %r: %s' % (argv[0], e.strerror))

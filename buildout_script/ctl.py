@@ -39,6 +39,11 @@ def main(argv=None, settings=None):
         if action == 'status':
             return control.STATUS_UNKNOWN
         return control.NOT_CONFIGURED if e.configuration else control.FAILED
+    except PermissionError as e:
+        what = 'on %s' % e.filename if e.filename else 'to signal its processes'
+        print('%s: permission denied %s (run as the user that owns the service, or as'
+              ' root)' % (settings['name'], what), file=sys.stderr)
+        return control.NO_PRIVILEGE
     except KeyboardInterrupt:
         print('%s: interrupted' % settings['name'], file=sys.stderr)
         return control.FAILED
@@ -136,9 +141,10 @@ def reload(settings, args):
 
 
 def force_reload(settings, args):
+    """reload if it can, else restart, and in both cases only if running."""
     if settings['reload_signal']:
         return reload(settings, args)
-    return restart(settings, args)
+    return try_restart(settings, args)
 
 
 def kill(settings, args):
@@ -171,7 +177,11 @@ def pid(settings, args):
 
 def foreground(settings, args):
     """Run attached; the PID file names this very process (exec keeps the
-    PID and start time), so status and stop work from another terminal."""
+    PID and start time), so status and stop work from another terminal.
+
+    It counts as stopped on purpose, so that when the session ends the
+    watchdog does not bring the program back as a daemon; and stop signals
+    only the program and its descendants, never the shell job it is in."""
     from . import daemon
     from . import process
     files = control.files_of(settings)
@@ -181,9 +191,8 @@ def foreground(settings, args):
         if st.code == 0:
             return Outcome(control.FAILED, '%s is already running (pid %d)'
                            % (settings['name'], st.pid))
-        me = process.identity(os.getpid())
-        files.write(me, group=os.getpgid(0) == me.pid)
-        files.clear_stopped()
+        files.write(process.identity(os.getpid()), group=False)
+        files.mark_stopped()
         sys.stdout.flush()
         try:
             daemon.exec_foreground(settings)

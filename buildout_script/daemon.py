@@ -36,12 +36,12 @@ def log_paths(settings):
 def open_log(path, account=None):
     """Open a log for appending (never truncating); it belongs to the
     service's user so the program can reopen it after a rotation."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     if account is not None:
         # Root hands this file to the user: never through a planted symlink.
         flags |= os.O_NOFOLLOW
     try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, flags, 0o644)
     except OSError as e:
         raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
@@ -87,12 +87,29 @@ def account_of(user):
     return entry
 
 
+MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
+
+
+def mark(settings):
+    """``NAME=VALUE`` in the environment of every program we start, so that
+    what it leaves behind can be told from a stranger's (process.family)."""
+    return '%s=%s' % (MARK_VARIABLE, os.path.join(settings['pid_dir'], settings['name']))
+
+
 def environment(settings, account):
     env = dict(os.environ)
     if account is not None:
         env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
     env.update(settings['environment'])
+    env[MARK_VARIABLE] = mark(settings).split('=', 1)[1]
     return env
+
+
+def program(argv):
+    if not argv:
+        raise LaunchError('not-configured', 'no program to run is configured'
+                          ' (set the program option)')
+    return argv
 
 
 def launch(settings, argv=None):
@@ -100,10 +117,7 @@ def launch(settings, argv=None):
 
     Raises LaunchError when it cannot be started at all.
     """
-    argv = argv or settings['program']
-    if not argv:
-        raise LaunchError('not-configured', 'no program to run is configured'
-                          ' (set the program option)')
+    argv = program(argv or settings['program'])
     account = account_of(settings['user'])
     out_path, err_path = log_paths(settings)
     out = open_log(out_path, account)
@@ -193,7 +207,7 @@ def describe_exit(code):
     return 'exited with status %d' % code
 
 
-def stop(ident, group, signame, timeout, kill_wait=5.0):
+def stop(ident, group, signame, timeout, mark=None, kill_wait=5.0):
     """Stop a program and everything it left: ``signame`` to its process
     group and stray descendants, wait up to ``timeout``, then KILL and wait.
 
@@ -207,7 +221,7 @@ def stop(ident, group, signame, timeout, kill_wait=5.0):
         deadline = time.monotonic() + wait
         signalled = set()
         for delay in pauses():
-            tracked.update(process.family(ident, group))
+            tracked.update(process.family(ident, group, mark))
             tracked = {m: g for m, g in tracked.items() if process.is_running(m)}
             if not tracked:
                 return True
@@ -255,10 +269,7 @@ def log_size(path):
 def exec_foreground(settings):
     """Become the program, attached to this terminal (containers, systemd
     Type=simple, debugging).  Only returns by raising LaunchError."""
-    argv = settings['program']
-    if not argv:
-        raise LaunchError('not-configured', 'no program to run is configured'
-                          ' (set the program option)')
+    argv = program(settings['program'])
     account = account_of(settings['user'])
     env = environment(settings, account)
     if settings['directory']:
@@ -279,3 +290,5 @@ def exec_foreground(settings):
         raise LaunchError('not-installed', 'program not found: %s' % argv[0])
     except PermissionError:
         raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    except OSError as e:
+        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))

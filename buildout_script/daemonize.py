@@ -12,9 +12,11 @@
 It keeps the same state files as ``ctl`` (NAME.pid and NAME.identity in
 ``pid_dir``), so ``bin/NAMEctl status`` and ``Daemon.status()`` agree.
 Methods return values a program can use: ``status()`` a Status (``.code``
-is the LSB status code, ``.state``, ``.pid``, ``.uptime``), ``start()``,
-``stop()`` and ``restart()`` an Outcome (``.code``, ``.message``).  A state
-file we may not read is a ``StateError`` naming the path, never "not running".
+is the LSB status code, ``.state``, ``.pid``, ``.uptime``), ``stop()`` an
+Outcome (``.code``, ``.message``); ``start()`` and ``restart()`` return in
+the daemon and end the calling process (exit 0 started or already running,
+1 failed).  A state file we may not read is a ``StateError`` naming the
+path, never "not running".
 """
 
 import os
@@ -40,7 +42,7 @@ class Daemon:
             'name': name, 'pid-dir': pid_dir, 'log-dir': log_dir,
             'stop-timeout': str(stop_timeout)})
         default = os.path.join(self.settings['log_dir'], name + '.log')
-        self.stdin = stdin
+        self.stdin = os.path.abspath(stdin)     # opened after chdir('/')
         self.stdout = os.path.abspath(stdout) if stdout else (
             default if catch_all_log else os.devnull)
         self.stderr = os.path.abspath(stderr) if stderr else self.stdout
@@ -105,7 +107,7 @@ class Daemon:
     def restart(self):
         """Stop the running daemon, then become the new one (see start)."""
         self.stop()
-        return self.start()
+        self.start()
 
     def spawn_child(self, timeout):
         """Fork an extra, untracked copy of this process: True in the copy,

@@ -8,9 +8,6 @@ judged by the caller from the process's uptime.  Each probe imports only
 what its form needs.
 """
 
-import shlex
-
-
 def run(probe, timeout):
     """(passed, detail) for one attempt, never longer than ``timeout``."""
     kind, _, rest = probe.partition(':')
@@ -24,6 +21,8 @@ def run(probe, timeout):
             return _exec(rest, timeout)
     except OSError as e:
         return False, e.strerror or str(e)
+    except ValueError as e:             # what validation could not foresee
+        return False, str(e)
     raise ValueError('not a probe: %r' % probe)
 
 
@@ -62,6 +61,7 @@ def _http(url, timeout):
 
 
 def _exec(command, timeout):
+    import shlex
     import subprocess
     try:
         done = subprocess.run(shlex.split(command), stdin=subprocess.DEVNULL,

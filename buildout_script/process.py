@@ -117,14 +117,26 @@ def table():
     return rows
 
 
-def family(ident, group):
+def family(ident, group, mark=None):
     """Everything a service may have left, as {Identity: pgid}: its process
     group (when ``group``: the leader made one) and every descendant of its
-    leader, wherever they moved.  Zombies are left out: they are gone."""
+    leader, wherever they moved.  Zombies are left out: they are gone.
+
+    Once the leader is gone its group could be a stranger's (the PID reused
+    by a daemonizing fork that called setsid, then exited), so members of a
+    leaderless group count only if their environment carries ``mark``, the
+    ``NAME=VALUE`` every program we start inherits; and none count while a
+    stranger holds the leader's PID.
+    """
     rows = table()
     found = {}
-    if group and _group_is_ours(ident):
-        found.update((f.pid, f) for f in rows if f.pgid == ident.pid)
+    if group and ident.boot == boot_id():
+        members = [f for f in rows if f.pgid == ident.pid]
+        if not leads_group(ident):
+            holder = facts(ident.pid)       # a stranger with our PID owns the group
+            members = [f for f in members
+                       if holder is None and mark and carries(f.pid, mark)]
+        found.update((f.pid, f) for f in members)
     if is_running(ident):
         children = {}
         for f in rows:
@@ -142,14 +154,22 @@ def family(ident, group):
             for f in found.values() if f and f.state != 'Z'}
 
 
-def _group_is_ours(ident):
-    """The group named by our leader's PID is ours while the leader is our
-    process, or, in this boot, while no process holds that PID at all: the
-    kernel never hands out a PID that still names a live group."""
-    if ident.boot != boot_id():
-        return False
+def leads_group(ident):
+    """True while our leader (alive or a zombie) still holds its PID: then
+    the group named by that PID can only be ours."""
     leader = facts(ident.pid)
-    return leader is None or leader.start == ident.start
+    return (leader is not None and leader.start == ident.start
+            and ident.boot == boot_id())
+
+
+def carries(pid, mark):
+    """Does the environment of ``pid`` hold ``mark`` (``NAME=VALUE``)?"""
+    try:
+        with open('/proc/%d/environ' % pid, 'rb') as f:
+            environ = f.read()
+    except OSError:
+        return False
+    return (b'\0' + mark.encode() + b'\0') in (b'\0' + environ)
 
 
 def send(ident, sig):
@@ -164,8 +184,8 @@ def send(ident, sig):
 
 
 def send_group(ident, sig):
-    """Signal the process group our leader made, if it is still ours."""
-    if not _group_is_ours(ident):
+    """Signal the process group our leader made, while it leads it."""
+    if not leads_group(ident):
         return False
     try:
         os.killpg(ident.pid, sig)

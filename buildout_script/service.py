@@ -159,9 +159,14 @@ class Service:
         values = dict(self.settings)
         if self.entry_point:
             values['program'] = self.program_argv(path)
-        for directory in {values['pid_dir'], values['log_dir']} | {
-                os.path.dirname(values[k]) for k in ('stdout', 'stderr') if values[k]}:
-            os.makedirs(directory, exist_ok=True)
+        for key in ('pid_dir', 'log_dir', 'stdout', 'stderr'):
+            if values[key]:
+                directory = values[key] if key.endswith('dir') else os.path.dirname(values[key])
+                try:
+                    os.makedirs(directory, exist_ok=True)
+                except OSError as e:
+                    raise part_error(self.name, key.replace('_', '-'), 'cannot create'
+                                     ' %s: %s' % (directory, e.strerror))
         for template, script in sorted(self.scripts.items()):
             template_path = os.path.join(TEMPLATES, template)
             text = render(self.name, template, read_template(self.name, template_path), {

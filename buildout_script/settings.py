@@ -81,9 +81,10 @@ def parse_option(option, text, base, settings):
     """One option's typed value; ``settings`` holds the options before it."""
     if option == 'name':
         name = (text or '').strip()
-        if not name or '/' in name or name.startswith('.') or name != name.split()[0]:
-            raise SettingError('name', 'a service needs a name without spaces, "/" or a'
-                               ' leading "." (got %r)' % name)
+        if not name or name.startswith(('.', '-')) or not all(
+                c.isascii() and (c.isalnum() or c in '._-@') for c in name):
+            raise SettingError('name', 'a service name is letters, digits and . _ - @'
+                               ' (not first: . or -), got %r' % name)
         return name
     if option == 'program':
         return parse_program(text)
@@ -198,7 +199,13 @@ def parse_probe(option, text):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise SettingError(option, 'expected tcp:HOST:PORT, got %r' % text)
     elif kind in ('http', 'https'):
-        if not rest.startswith('//') or len(rest) <= 2:
+        import urllib.parse
+        try:
+            url = urllib.parse.urlsplit(text)
+            url.port                            # raises ValueError if not a number
+        except ValueError:
+            url = None
+        if not url or not url.hostname or url.username or url.password:
             raise SettingError(option, 'expected a URL such as http://127.0.0.1:8080/,'
                                ' got %r' % text)
     elif kind == 'exec':

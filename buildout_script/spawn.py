@@ -17,9 +17,7 @@ from .control import Outcome
 
 def spawn(settings, timeout, extra_args):
     name = settings['name']
-    if not settings['program']:
-        return Outcome(control.NOT_CONFIGURED, '%s: no program to run is configured' % name)
-    argv = list(settings['program']) + list(extra_args)
+    argv = list(settings['program'] or ()) + list(extra_args)
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -66,5 +64,8 @@ def _keep(settings, argv, timeout, report):
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        daemon.stop(ident, True, settings['stop_signal'], settings['stop_timeout'])
-        proc.wait()
+        pass
+    # Whether it ended or not, what it forked may live on.
+    daemon.stop(ident, True, settings['stop_signal'], settings['stop_timeout'],
+                daemon.mark(settings))
+    proc.poll()

@@ -55,7 +55,7 @@ class ServiceFiles:
 
     # -- the pid dir --------------------------------------------------------
 
-    def prepare(self, owner=None):
+    def prepare(self):
         """Create the pid dir if needed and refuse one that others can
         write without the sticky bit: anyone could swap our PID file."""
         try:
@@ -74,7 +74,17 @@ class ServiceFiles:
     # -- the record of the running program -----------------------------------
 
     def read(self):
-        """The Record on disk (NO_RECORD if there is no PID file)."""
+        """The Record on disk (NO_RECORD if there is no PID file).
+
+        The two files are replaced one after the other, so a reader racing
+        a start or stop may see a PID and the identity of another; it reads
+        again once rather than call a stopping service dead."""
+        record = self._read_once()
+        if record.pid is not None and record.ident is None:
+            record = self._read_once()
+        return record
+
+    def _read_once(self):
         text = self._read(self.pid)
         if text is None:
             return NO_RECORD
@@ -126,9 +136,13 @@ class ServiceFiles:
         import json
         text = self._read(self.restarts)
         try:
-            return json.loads(text) if text else {}
+            history = json.loads(text) if text else {}
         except ValueError:
             return {}
+        if not isinstance(history, dict) or not all(
+                isinstance(t, (int, float)) for t in history.get('restarts', ())):
+            return {}                   # not ours to understand: start afresh
+        return history
 
     def write_restarts(self, history):
         import json
@@ -164,8 +178,11 @@ class ServiceFiles:
         fd = self._open(path, os.O_RDONLY, missing_ok=True)
         if fd is None:
             return None
-        with open(fd, 'r', errors='replace') as f:
-            return f.read()
+        try:
+            with open(fd, 'r', errors='replace') as f:
+                return f.read()
+        except OSError as e:
+            raise StateError('cannot read %s: %s' % (path, e.strerror))
 
     def _replace(self, path, text):
         tmp = '%s.%d.tmp' % (path, os.getpid())
@@ -175,8 +192,11 @@ class ServiceFiles:
             with open(fd, 'w') as f:
                 f.write(text)
             os.rename(tmp, path)
-        except BaseException:
+        except BaseException as e:
             self._remove(tmp)
+            if isinstance(e, OSError):
+                raise StateError('cannot write %s: %s' % (path, e.strerror),
+                                 permission=isinstance(e, PermissionError))
             raise
 
     def _remove(self, path):
@@ -184,8 +204,9 @@ class ServiceFiles:
             os.unlink(path)
         except FileNotFoundError:
             pass
-        except PermissionError:
-            raise StateError('cannot remove %s: permission denied' % path, permission=True)
+        except OSError as e:
+            raise StateError('cannot remove %s: %s' % (path, e.strerror),
+                             permission=isinstance(e, PermissionError))
 
 
 class _Lock:

@@ -194,3 +194,33 @@ def test_bad_option_is_unknown(service):
     assert done.returncode == 3
     assert done.stdout.strip() == ("python -m buildout_script.check UNKNOWN - "
                                    "--check-timeout: expected a number of seconds, got 'soon'")
+
+
+def test_given_up_stays_given_up_after_the_window(service):
+    limit = ['--restart-limit', '1', '--restart-window', '1']
+    service.ctl('start')
+    service.kill()
+    assert service.check(options=limit).returncode == 1
+    service.kill()
+    assert 'gave up' in service.check(options=limit).stdout
+    time.sleep(1.2)                      # the restart has left the window
+    done = service.check(options=limit)
+    assert (done.returncode, done.stdout) == (2, '')
+    assert service.processes() == []
+
+
+def test_no_restart_says_a_standing_trouble_once(service):
+    service.ctl('start')
+    service.kill()
+    assert service.check('--no-restart').stdout.startswith('svc CRITICAL - dead')
+    again = service.check('--no-restart')
+    assert (again.returncode, again.stdout) == (2, '')
+
+
+def test_a_history_it_cannot_understand_is_started_afresh(service):
+    service.ctl('start')
+    (service.where / 'var' / 'run' / 'svc.restarts').write_text('[1, "two"]\n')
+    service.kill()
+    done = service.check()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'restarts=1' in done.stdout

@@ -972,3 +972,60 @@ def test_signal_in_unsearchable_pid_dir_is_an_error_not_not_running(private_serv
     r = as_nobody(svc, *action)
     assert 'not running' not in r.output, r
     assert r.code == 4, r
+
+
+# -- found in review: failure paths that must not leave anything behind ----------------------
+
+
+def test_start_that_cannot_record_its_program_stops_it(service):
+    svc = service()
+    svc.pid_dir.mkdir()
+    svc.identity_file.mkdir()               # the record cannot be written
+    r = svc.run('start')
+    assert r.code == 1, r
+    assert len(r.err.strip().splitlines()) == 1 and str(svc.identity_file) in r.err, r
+    assert not svc.pid_file.exists()
+    assert svc.cleanup.leftovers() == [], 'the unrecorded program runs on'
+
+
+def test_spawned_program_that_exits_early_leaves_no_child(service, tmp_path):
+    svc = service(program=program('sh', '-c', 'sleep 300 & exit 0'))
+    r = svc.run('spawn', '1')
+    assert r.code == 0, r
+    assert wait_for(lambda: svc.cleanup.leftovers() == [], timeout=20)
+
+
+def test_force_reload_without_reload_signal_leaves_a_stopped_service_stopped(service):
+    svc = service()
+    r = svc.run('force-reload')
+    assert r.code == 0, r
+    assert svc.run('status').code == 3
+
+
+def test_foreground_of_a_file_that_is_no_program_is_exit_5(service, tmp_path):
+    junk = tmp_path / 'junk'
+    junk.write_text('not a program\n')
+    junk.chmod(0o755)
+    svc = service(program=program(junk))
+    r = svc.run('foreground')
+    assert r.code == 5, r
+    assert 'junk' in r.err
+    assert not svc.pid_file.exists()
+
+
+def test_foreground_session_that_ended_is_not_restarted_by_the_check(service):
+    svc = service(program=program('true'))
+    assert svc.run('foreground').code == 0
+    check = subprocess.run(
+        [sys.executable, '-m', 'buildout_script.check'] + svc.argv()[3:],
+        cwd=svc.tmp, env=svc.env(), capture_output=True, text=True, timeout=60)
+    assert (check.returncode, check.stdout) == (0, ''), check
+    assert svc.cleanup.leftovers() == []
+
+
+@pytest.mark.parametrize('url', ['http://127.0.0.1:abc/', 'http://user@127.0.0.1/',
+                                 'http:///path'])
+def test_malformed_ready_url_is_a_usage_error(service, url):
+    r = service().run('start', ready=url)
+    assert r.code == 2, r
+    assert 'ready' in r.err and len(r.err.strip().splitlines()) == 1, r
