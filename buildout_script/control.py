@@ -113,12 +113,12 @@ def start(settings, files=None):
 
 def stop(settings, files=None, on_purpose=True):
     """Stop the service and all it left behind.  ``on_purpose`` records that
-    a person wanted it down, so the watchdog leaves it alone."""
+    a person wanted it down, so the watchdog leaves it alone.  The caller
+    holds the lock on a prepared pid dir."""
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
     if on_purpose:
-        files.prepare()
         files.mark_stopped()
     if record.ident is None:
         files.clear()
