@@ -33,12 +33,15 @@ setup(
         'Programming Language :: Python :: 3 :: Only',
     ],
     python_requires='>=3.10',
-    packages=find_packages(exclude=['tests', 'tests.*', 'bench', 'bench.*']),
-    # Everything under buildout_script/templates/ ships inside the package,
-    # in wheels and sdists alike (MANIFEST.in grafts the same directory).
-    include_package_data=True,
+    # templates/ sits at the top of the tree and ships inside the package as
+    # buildout_script/templates, in wheels and the strict editable install
+    # alike (MANIFEST.in grafts it into the sdist).
+    packages=find_packages(include=['buildout_script', 'buildout_script.*']) + [
+        'buildout_script.templates', 'buildout_script.templates.service'],
+    package_dir={'buildout_script.templates': 'templates'},
     package_data={
-        'buildout_script': ['templates/*', 'templates/**/*'],
+        'buildout_script.templates': ['*'],
+        'buildout_script.templates.service': ['*'],
     },
     zip_safe=False,
     install_requires=[
@@ -54,12 +57,12 @@ setup(
     },
     entry_points={
         'zc.buildout': [
-            'default = buildout_script.recipe:Script',
-            'template = buildout_script.recipe:Template',
-            'service = buildout_script.service:Service',
+            'default = buildout_script.recipes.script:Script',
+            'template = buildout_script.recipes.script:Template',
+            'service = buildout_script.recipes.service:Service',
         ],
         'zc.buildout.uninstall': [
-            'service = buildout_script.service:uninstall',
+            'service = buildout_script.recipes.service:uninstall',
         ],
     },
 )

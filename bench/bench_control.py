@@ -256,7 +256,7 @@ class OursScript(Controller):
         raw = {'name': 'bench', 'program': shlex.join(self.program),
                'pid-dir': str(self.tmp / 'run'), 'log-dir': str(self.tmp / 'log')}
         # Render the settings with the same interpreter the script will run on.
-        code = ('import sys; sys.path[0:0] = [%r]; from buildout_script.settings import parse; '
+        code = ('import sys; sys.path[0:0] = [%r]; from buildout_script.config import parse; '
                 'print(repr(parse(%r)))' % (str(REPO), raw))
         settings = subprocess.run([str(VPY), '-c', code], capture_output=True, text=True,
                                   env=clean_env(), check=True).stdout.strip()

@@ -9,6 +9,6 @@ script that daemonizes itself.  Imports are lazy so that a generated
 
 def __getattr__(name):
     if name == 'Daemon':
-        from .daemonize import Daemon
+        from .daemon import Daemon
         return Daemon
     raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -19,8 +19,8 @@ import sys
 import time
 
 from . import cli
-from . import control
-from . import settings as config
+from . import lifecycle
+from . import config
 from .state import StateError
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -70,14 +70,12 @@ def parse_args(argv, settings, prog):
 def check(settings, restart=True):
     """(code, text, perfdata, news): news is False when this trouble was
     already reported by an earlier run."""
-    status = control.status(settings)
+    status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
         return OK, why, _perf(status), False
-    files = control.files_of(settings)
-    files.prepare()
-    with files.lock():
-        status = control.status(settings, files)   # another check may have acted
+    with lifecycle.locked(settings) as files:
+        status = lifecycle.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
         if healthy:
             return OK, why, _perf(status), False
@@ -99,43 +97,43 @@ def _healthy(settings, status):
         return False, 'dead (pid %d is gone)' % status.pid
     if settings['check']:
         from . import probe
-        ok, detail = probe.run(settings['check'], settings['check_timeout'])
+        ok, detail = probe.run(settings['check'], settings['check-timeout'])
         if not ok:
             return False, 'running (pid %d) but its check %s failed: %s' % (
                 status.pid, settings['check'], detail)
     return True, 'running (pid %d, up %s)' % (status.pid,
-                                               control.format_duration(status.uptime))
+                                               lifecycle.format_duration(status.uptime))
 
 
 def _restart(settings, files, status, why):
     history = files.read_restarts()
     now = time.time()
-    window = settings['restart_window']
+    window = settings['restart-window']
     recent = [t for t in history.get('restarts', []) if now - t < window]
     perf = {'restarts': len(recent)}
-    if history.get('gave_up') or len(recent) >= settings['restart_limit']:
+    if history.get('gave_up') or len(recent) >= settings['restart-limit']:
         # Given up stays given up, however old the restarts: only a person's
         # ctl start (which clears this history) resumes.
         history['gave_up'] = history.get('gave_up') or now
         return _report(files, history, 'gave-up', CRITICAL,
                        '%s; gave up after %d restarts in %gs; run ctl start once it is'
-                       ' fixed' % (why, settings['restart_limit'], window), perf)
+                       ' fixed' % (why, settings['restart-limit'], window), perf)
     if recent:
-        wait = settings['restart_delay'] * 2 ** (len(recent) - 1)
+        wait = settings['restart-delay'] * 2 ** (len(recent) - 1)
         left = recent[-1] + wait - now
         if left > 0:
             return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
                            '%s; next restart in %ds (restart %d of %d within %gs)'
                            % (why, left + 0.999, len(recent) + 1,
-                              settings['restart_limit'], window), perf)
+                              settings['restart-limit'], window), perf)
     recent.append(now)                  # an attempt counts, even if it fails
     history['restarts'] = recent
-    if status.code == control.STATUS_RUNNING:       # hung: failed its probe
-        stopped = control.stop(settings, files, on_purpose=False)
+    if status.code == lifecycle.STATUS_RUNNING:       # hung: failed its probe
+        stopped = lifecycle.stop(settings, files, on_purpose=False)
         if stopped.code != 0:
             return _report(files, history, 'stop-failed', CRITICAL,
                            '%s; could not stop it: %s' % (why, stopped.message), perf)
-    started = control.start(settings, files)
+    started = lifecycle.start(settings, files)
     perf['restarts'] = len(recent)
     if started.code != 0:
         return _report(files, history, None, CRITICAL,
@@ -159,9 +157,9 @@ def _perf(status):
 
 def restarts_in_window(settings):
     now = time.time()
-    history = control.files_of(settings).read_restarts()
+    history = lifecycle.files_of(settings).read_restarts()
     return len([t for t in history.get('restarts', [])
-                if now - t < settings['restart_window']])
+                if now - t < settings['restart-window']])
 
 
 if __name__ == '__main__':

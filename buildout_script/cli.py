@@ -8,7 +8,7 @@ command line has options; ``bin/webctl status`` never needs it.
 import os
 import sys
 
-from . import settings as config
+from . import config
 
 
 class UsageError(Exception):
@@ -31,7 +31,7 @@ def parser(prog, description, epilog=None):
 
     p = Parser(prog=prog, description=description, epilog=epilog)
     for option in config.DEFAULTS:
-        p.add_argument('--' + option, metavar='VALUE')
+        p.add_argument('--' + option, dest=option, metavar='VALUE')
     return p
 
 
@@ -39,8 +39,7 @@ def parse(p, argv, settings):
     """(settings, namespace): rendered settings with the command line's
     options parsed over them.  Raises UsageError or SettingError."""
     ns = p.parse_args(argv)
-    given = {o: getattr(ns, config.key(o)) for o in config.DEFAULTS
-             if getattr(ns, config.key(o)) is not None}
+    given = {o: vars(ns)[o] for o in config.DEFAULTS if vars(ns)[o] is not None}
     if settings is None:
         if 'name' not in given:
             raise UsageError('--name is required (the service to act on)')

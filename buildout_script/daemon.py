@@ -1,294 +1,148 @@
-"""Running a program as a daemon, waiting for it, and stopping it again.
+"""``Daemon``: the supay-style class for a script that daemonizes itself.
 
-The program is started with ``subprocess.Popen`` in a new session: the
-standard library already does the delicate part of detaching (exec
-confirmed through a close-on-exec pipe, so a missing program is an error
-here and not a silent death; inherited descriptors closed with close_range
-or /proc/self/fd, never a loop to RLIMIT_NOFILE; umask, working directory,
-user and groups set between fork and exec).  The control command stays the
-parent until ``start`` returns, so a program that dies while starting is
-reaped here with its exit status; after that it belongs to init.
+    from buildout_script import Daemon
 
-Nothing here knows of buildout, PID files or exit codes.
+    daemon = Daemon(name='worker', pid_dir='var/run', catch_all_log='var/log')
+    if sys.argv[1] == 'start':
+        daemon.start()          # returns inside the daemon; the caller exits
+        serve_forever()
+    elif sys.argv[1] == 'stop':
+        daemon.stop()
+
+It keeps the same state files as ``ctl`` (NAME.pid and NAME.identity in
+``pid_dir``), so ``bin/NAMEctl status`` and ``Daemon.status()`` agree.
+Methods return values a program can use: ``status()`` a Status (``.code``
+is the LSB status code, ``.state``, ``.pid``, ``.uptime``), ``stop()`` an
+Outcome (``.code``, ``.message``); ``start()`` and ``restart()`` return in
+the daemon and end the calling process (exit 0 started or already running,
+1 failed).  A state file we may not read is a ``StateError`` naming the
+path, never "not running".
 """
 
 import os
-import time
+import sys
 
-from . import probe as probes
+from . import lifecycle
 from . import process
+from . import program
+from . import config
 
 
-class LaunchError(Exception):
-    """The program could not be started; ``kind`` says why."""
+class Daemon:
 
-    def __init__(self, kind, message):
-        super().__init__(message)
-        self.kind = kind        # 'not-installed', 'not-configured', 'permission'
+    def __init__(self, name, pid_dir='var/run', stdin=os.devnull, stdout=None,
+                 stderr=None, catch_all_log=None, log=True, verbose=True,
+                 stop_timeout=10):
+        """``catch_all_log`` is a directory: stdout and stderr both go to
+        ``<catch_all_log>/<name>.log`` unless given.  ``log`` writes a line
+        there when the daemon starts and stops; ``verbose`` says what
+        happened on the terminal of the command."""
+        log_dir = catch_all_log or pid_dir
+        self.settings = config.parse({
+            'name': name, 'pid-dir': pid_dir, 'log-dir': log_dir,
+            'stop-timeout': str(stop_timeout)})
+        default = os.path.join(self.settings['log-dir'], name + '.log')
+        self.stdin = os.path.abspath(stdin)     # opened after chdir('/')
+        self.stdout = os.path.abspath(stdout) if stdout else (
+            default if catch_all_log else os.devnull)
+        self.stderr = os.path.abspath(stderr) if stderr else self.stdout
+        self.log = log
+        self.verbose = verbose
+        self.files = lifecycle.files_of(self.settings)
 
+    @property
+    def name(self):
+        return self.settings['name']
 
-def log_paths(settings):
-    """Where the program's stdout and stderr go (the same file by default)."""
-    out = settings['stdout'] or os.path.join(settings['log_dir'], settings['name'] + '.log')
-    return out, settings['stderr'] or out
+    def status(self):
+        return lifecycle.status(self.settings, self.files)
 
+    def start(self):
+        """Become the daemon: returns in the detached grandchild; the calling
+        process exits 0 once the grandchild has recorded itself (or 1)."""
+        with lifecycle.locked(self.settings) as files:
+            current = self.status()
+            if current.code == lifecycle.STATUS_RUNNING:
+                self._say('%s is already running (pid %d)' % (self.name, current.pid))
+                sys.exit(0)
+            files.clear()
+            answer, report = program.detach()
+            if report is None:                          # the caller
+                if answer.isdigit():
+                    self._say('%s started (pid %s)' % (self.name, answer))
+                    os._exit(0)
+                self._say('%s failed to start: %s' % (self.name, answer or 'it died'))
+                os._exit(1)
+        # The detached grandchild; leaving the with block closed its copy of the lock.
+        try:
+            self._become_daemon()
+            me = process.identity(os.getpid())
+            self.files.write(me, group=False)
+            self.files.clear_stopped()
+        except BaseException as e:
+            os.write(report, str(e).encode() or b'error')
+            os._exit(1)
+        os.write(report, b'%d' % os.getpid())
+        os.close(report)
+        if self.log:
+            print('%s started (pid %d)' % (self.name, os.getpid()), flush=True)
+        import atexit
+        atexit.register(self._forget_if_mine)
 
-def open_log(path, account=None):
-    """Open a log for appending (never truncating); it belongs to the
-    service's user so the program can reopen it after a rotation."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-    if account is not None:
-        # Root hands this file to the user: never through a planted symlink.
-        flags |= os.O_NOFOLLOW
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, flags, 0o644)
-    except OSError as e:
-        raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
-                          'cannot open the log %s: %s' % (path, e.strerror))
-    if account is not None:
-        import stat
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise LaunchError('not-configured', 'the log %s is not a regular file' % path)
-        os.fchown(fd, account.pw_uid, account.pw_gid)
-    return fd
+    def stop(self):
+        with lifecycle.locked(self.settings):
+            outcome = lifecycle.stop(self.settings, self.files, on_purpose=False)
+        self._say(outcome.message)
+        return outcome
 
+    def restart(self):
+        """Stop the running daemon, then become the new one (see start)."""
+        self.stop()
+        self.start()
 
-def close_inherited(keep=()):
-    """Close every descriptor above 2 but ``keep``, by listing the open ones
-    rather than trying each up to RLIMIT_NOFILE."""
-    try:
-        fds = [int(fd) for fd in os.listdir('/proc/self/fd')]
-    except OSError:
-        fds = range(3, min(os.sysconf('SC_OPEN_MAX'), 65536))
-    for fd in fds:
-        if fd > 2 and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def account_of(user):
-    """The passwd entry to run as, or None to stay who we are."""
-    if not user:
-        return None
-    import pwd
-    try:
-        entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
-    except KeyError:
-        raise LaunchError('not-configured', 'user %r does not exist on this machine' % user)
-    if entry.pw_uid == os.geteuid():
-        return None
-    if os.geteuid() != 0:
-        raise LaunchError('permission', 'only root can run the service as user %r;'
-                          ' run this command as root or as %s' % (user, user))
-    return entry
-
-
-MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
-
-
-def mark(settings):
-    """``NAME=VALUE`` in the environment of every program we start, so that
-    what it leaves behind can be told from a stranger's (process.family)."""
-    return '%s=%s' % (MARK_VARIABLE, os.path.join(settings['pid_dir'], settings['name']))
-
-
-def environment(settings, account):
-    env = dict(os.environ)
-    if account is not None:
-        env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
-    env.update(settings['environment'])
-    env[MARK_VARIABLE] = mark(settings).split('=', 1)[1]
-    return env
-
-
-def program(argv):
-    if not argv:
-        raise LaunchError('not-configured', 'no program to run is configured'
-                          ' (set the program option)')
-    return argv
-
-
-def launch(settings, argv=None):
-    """Start the program detached from us; return its Popen.
-
-    Raises LaunchError when it cannot be started at all.
-    """
-    argv = program(argv or settings['program'])
-    account = account_of(settings['user'])
-    out_path, err_path = log_paths(settings)
-    out = open_log(out_path, account)
-    try:
-        err = open_log(err_path, account) if err_path != out_path else None
-    except LaunchError:
-        os.close(out)
-        raise
-    extra = {}
-    if account is not None:
-        extra = dict(user=account.pw_uid, group=account.pw_gid,
-                     extra_groups=os.getgrouplist(account.pw_name, account.pw_gid))
-    if settings['umask'] is not None:
-        extra['umask'] = settings['umask']
-    cwd = settings['directory']
-    import subprocess
-    try:
-        return subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=err if err is not None else subprocess.STDOUT,
-            cwd=cwd, env=environment(settings, account),
-            start_new_session=True, close_fds=True, **extra)
-    except FileNotFoundError as e:
-        if cwd and e.filename == cwd:
-            raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
-    except PermissionError as e:
-        if cwd and e.filename == cwd:
-            raise LaunchError('permission', 'cannot enter the directory %s: permission'
-                              ' denied' % cwd)
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
-    except OSError as e:
-        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
-    finally:
-        os.close(out)
-        if err is not None:
-            os.close(err)
-
-
-def pauses(first=0.001, longest=0.05):
-    """Poll intervals: milliseconds at first, growing, never a fixed second."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * 1.5, longest)
-
-
-def wait_ready(proc, ready, timeout):
-    """Wait until the started program is ready.
-
-    Returns (True, detail) once ready; (False, detail) if it died (detail
-    then says how) or was not ready within ``timeout`` seconds.
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    alive_for = probes.alive_seconds(ready)
-    detail = 'no answer yet'
-    for delay in pauses():
-        code = proc.poll()
-        if code is not None:
-            return False, describe_exit(code)
-        now = time.monotonic()
-        if ready is None:
-            return True, 'started'
-        if alive_for is not None:
-            if now - started >= alive_for:
-                return True, 'alive for %gs' % alive_for
-        else:
-            ok, detail = probes.run(ready, max(0.05, min(deadline - now, 2.0)))
-            if ok:
-                return True, detail
-            if proc.poll() is not None:
-                continue
-        now = time.monotonic()
-        if now >= deadline:
-            return False, 'not ready after %gs (%s: %s)' % (timeout, ready, detail)
-        time.sleep(min(delay, deadline - now))
-
-
-def describe_exit(code):
-    if code < 0:
+    def spawn_child(self, timeout):
+        """Fork an extra, untracked copy of this process: True in the copy,
+        False in the caller.  It has no PID file, so nothing would ever stop
+        it; the kernel ends it with SIGALRM after ``timeout`` seconds."""
+        if not timeout or timeout <= 0:
+            raise ValueError('spawn_child needs a timeout in seconds')
+        sys.stdout.flush()
+        sys.stderr.flush()
+        first = os.fork()
+        if first:
+            os.waitpid(first, 0)
+            return False
+        if os.fork():               # so that init, not we, reaps the copy
+            os._exit(0)
+        import math
         import signal
-        try:
-            return 'killed by %s' % signal.Signals(-code).name
-        except ValueError:
-            return 'killed by signal %d' % -code
-    return 'exited with status %d' % code
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(max(1, math.ceil(timeout)))
+        return True
 
+    # -- inside the daemon --------------------------------------------------------
 
-def stop(ident, group, signame, timeout, mark=None, kill_wait=5.0):
-    """Stop a program and everything it left: ``signame`` to its process
-    group and stray descendants, wait up to ``timeout``, then KILL and wait.
+    def _become_daemon(self):
+        """chdir, umask and standard streams, in the order of PEP 3143."""
+        os.chdir('/')
+        os.umask(0o022)
+        stdin = os.open(self.stdin, os.O_RDONLY)
+        out = program.open_log(self.stdout) if self.stdout != os.devnull else os.open(
+            os.devnull, os.O_WRONLY)
+        err = out if self.stderr == self.stdout else program.open_log(self.stderr)
+        for fd, target in ((0, stdin), (1, out), (2, err)):
+            os.dup2(target, fd)
+        for fd in {stdin, out, err}:
+            os.close(fd)
 
-    Members are tracked by identity from the first look on, so a grandchild
-    orphaned by its parent's death is still waited for (and killed).
-    Returns True when nothing is left.
-    """
-    tracked = {}
-    for sig, wait in ((process.signal_number(signame), timeout),
-                      (process.signal_number('SIGKILL'), kill_wait)):
-        deadline = time.monotonic() + wait
-        signalled = set()
-        for delay in pauses():
-            tracked.update(process.family(ident, group, mark))
-            tracked = {m: g for m, g in tracked.items() if process.is_running(m)}
-            if not tracked:
-                return True
-            _signal_once(ident, group, tracked, sig, signalled)
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            time.sleep(min(delay, deadline - now))
-    return False
+    def _forget_if_mine(self):
+        """On a clean exit of the daemon, its PID file goes with it."""
+        record = self.files.read()
+        if record.pid == os.getpid():
+            self.files.clear()
+            if self.log:
+                print('%s stopped (pid %d)' % (self.name, os.getpid()), flush=True)
 
-
-def _signal_once(ident, group, members, sig, signalled):
-    """Signal each member not yet signalled: the group with one killpg,
-    strays that left it one by one."""
-    fresh = [m for m in members if m not in signalled]
-    if not fresh:
-        return
-    if group and any(members[m] == ident.pid for m in fresh):
-        if process.send_group(ident, sig):
-            signalled.update(m for m in members if members[m] == ident.pid)
-    for member in fresh:
-        if member not in signalled:
-            process.send(member, sig)
-            signalled.add(member)
-
-
-def log_tail(path, offset, lines=10):
-    """The last lines a program wrote to its log since ``offset``."""
-    try:
-        with open(path, 'rb') as f:
-            f.seek(offset)
-            data = f.read()
-    except OSError:
-        return []
-    return [l.decode(errors='replace') for l in data.splitlines()[-lines:]]
-
-
-def log_size(path):
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def exec_foreground(settings):
-    """Become the program, attached to this terminal (containers, systemd
-    Type=simple, debugging).  Only returns by raising LaunchError."""
-    argv = program(settings['program'])
-    account = account_of(settings['user'])
-    env = environment(settings, account)
-    if settings['directory']:
-        try:
-            os.chdir(settings['directory'])
-        except OSError as e:
-            raise LaunchError('not-configured', 'cannot enter %s: %s'
-                              % (settings['directory'], e.strerror))
-    if settings['umask'] is not None:
-        os.umask(settings['umask'])
-    if account is not None:
-        os.setgroups(os.getgrouplist(account.pw_name, account.pw_gid))
-        os.setgid(account.pw_gid)
-        os.setuid(account.pw_uid)
-    try:
-        os.execvpe(argv[0], argv, env)
-    except FileNotFoundError:
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
-    except PermissionError:
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
-    except OSError as e:
-        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+    def _say(self, message):
+        if self.verbose and message:
+            print(message, flush=True)

@@ -153,8 +153,9 @@ class ServiceFiles:
 
     # -- serialising control commands -------------------------------------------
 
-    def lock(self):
-        """``with files.lock():`` one control command at a time."""
+    def locked(self):
+        """``with files.locked():`` the pid dir prepared and the lock held:
+        the one step before any command changes a service."""
         return _Lock(self)
 
     # -- plumbing -------------------------------------------------------------------
@@ -217,9 +218,10 @@ class _Lock:
         self.fd = None
 
     def __enter__(self):
+        self.files.prepare()
         self.fd = self.files._open(self.files.lock_path, os.O_RDWR | os.O_CREAT)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
+        return self.files
 
     def __exit__(self, *exc):
         os.close(self.fd)

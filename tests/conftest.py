@@ -52,7 +52,7 @@ def source_distribution():
     root = tempfile.mkdtemp(prefix='buildout_script-source-')
     atexit.register(shutil.rmtree, root, True)
     shutil.copytree(str(dist._path), os.path.join(root, os.path.basename(str(dist._path))))
-    package = os.path.dirname(os.path.realpath(buildout_script.__file__))
+    package = os.path.dirname(os.path.abspath(buildout_script.__file__))
     os.symlink(package, os.path.join(root, 'buildout_script'))
     return root
 

@@ -8,8 +8,8 @@ import shlex
 
 import pytest
 
-from buildout_script import crontab
-from buildout_script.crontab import CrontabError, parse_schedule, replace_block
+from buildout_script.recipes import crontab
+from buildout_script.recipes.crontab import CrontabError, parse_schedule, replace_block
 
 
 # -- the pieces ---------------------------------------------------------------

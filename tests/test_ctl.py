@@ -837,8 +837,8 @@ def test_main_with_rendered_settings_as_a_generated_script_calls_it(service, tmp
                 'log-dir': str(svc.log_dir), 'stop-signal': 'TERM'}
     generated = tmp_path / 'svcctl'
     generated.write_text(
-        '#!%s\nimport sys\nimport buildout_script.ctl, buildout_script.settings\n'
-        'settings = buildout_script.settings.parse(%r)\n'
+        '#!%s\nimport sys\nimport buildout_script.ctl, buildout_script.config\n'
+        'settings = buildout_script.config.parse(%r)\n'
         'sys.exit(buildout_script.ctl.main(sys.argv[1:], settings))\n'
         % (sys.executable, rendered))
     generated.chmod(0o755)

@@ -96,9 +96,10 @@ def test_readme():
 
 
 def test_readme_table_lists_every_service_option():
-    from buildout_script import service, settings
+    from buildout_script import config
+    from buildout_script.recipes import service
     with open(README, encoding='utf-8') as f:
         text = f.read()
     table = text[text.index('Options of a service part'):text.index('An entry point instead')]
-    for option in list(settings.DEFAULTS) + list(service.OPTIONS):
+    for option in list(config.DEFAULTS) + list(service.OPTIONS):
         assert '\n``%s``' % option in table, option

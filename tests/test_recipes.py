@@ -6,7 +6,7 @@ import stat
 import subprocess
 import sys
 
-from buildout_script import settings as config
+from buildout_script import config
 from conftest import kill, pid_alive, wait_for
 
 
@@ -99,6 +99,43 @@ def test_unknown_template_names_where_it_looked(sample):
     assert code != 0
     assert "Error: Part 'greet', option 'template': no template 'nope' in" in out
     assert 'Traceback' not in out
+
+
+def test_the_service_recipes_own_templates_are_refused_with_a_clear_line(sample):
+    sample.configure('[greet]\nrecipe = buildout_script\ntemplate = ctl\n')
+    code, out = sample.buildout()
+    assert code != 0
+    assert ("Error: Part 'greet', option 'template': 'ctl' is the service recipe's own"
+            " template; for bin/NAMEctl and bin/NAME-check use recipe ="
+            " buildout_script:service") in out
+    assert 'Traceback' not in out
+
+
+def test_text_after_the_verbatim_line_is_copied_as_it_is(sample):
+    sample.write('t.in', '#!/bin/sh\nWHO=%(who)s\n# --- the rest is copied as it is ---\n'
+                 'printf "%d%%s %(x)s\\n" 100\n')
+    sample.configure('[t]\nrecipe = buildout_script\ntemplate = t.in\nwho = ada\n')
+    assert sample.buildout()[0] == 0
+    assert sample.read('bin/t') == ('#!/bin/sh\nWHO=ada\n# --- the rest is copied as it'
+                                    ' is ---\nprintf "%d%%s %(x)s\\n" 100\n')
+
+
+def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
+    import shutil
+    import zipfile
+    tree = tmp_path / 'tree'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
+        '__pycache__', '.installed.cfg', 'bench'))
+    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [wheel] = (tmp_path / 'dist').iterdir()
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ('paster-check', 'service/ctl', 'service/check'):
+        assert 'buildout_script/templates/' + template in names
 
 
 def test_missing_template_option_is_a_user_error(sample):
@@ -209,13 +246,13 @@ def test_service_renders_ctl_and_check_with_the_parsed_settings(sample):
         'program': '%s -m http.server 8080 --bind 127.0.0.1' % sys.executable,
     }, base=sample.dir)
     assert settings_of(ctl) == expected == settings_of(check)
-    assert expected['pid_dir'] == sample.path('var', 'run')
-    assert expected['log_dir'] == sample.path('var', 'log')
+    assert expected['pid-dir'] == sample.path('var', 'run')
+    assert expected['log-dir'] == sample.path('var', 'log')
     assert is_executable(sample.path('bin', 'webctl'))
     assert is_executable(sample.path('bin', 'web-check'))
     assert os.path.isdir(sample.path('var', 'run')) and os.path.isdir(sample.path('var', 'log'))
     # one line per key, so a reader sees each setting
-    assert "    'stop_signal': 'SIGINT',\n" in ctl
+    assert "    'stop-signal': 'SIGINT',\n" in ctl
 
 
 def test_generated_script_path_finds_buildout_script_and_psutil(sample):
@@ -223,10 +260,10 @@ def test_generated_script_path_finds_buildout_script_and_psutil(sample):
     assert sample.buildout()[0] == 0
     path = sys_path_of(sample.read('bin/webctl'))
     code, out = sample.run([sys.executable, '-S', '-c',
-                            'import sys; sys.path[0:0] = %r; import buildout_script.settings,'
-                            ' psutil; print(buildout_script.settings.__file__)' % (path,)])
+                            'import sys; sys.path[0:0] = %r; import buildout_script.config,'
+                            ' psutil; print(buildout_script.config.__file__)' % (path,)])
     assert code == 0, out
-    assert out.strip().endswith(os.path.join('buildout_script', 'settings.py'))
+    assert out.strip().endswith(os.path.join('buildout_script', 'config.py'))
 
 
 def test_service_script_names_and_relative_directories(sample):
@@ -237,8 +274,8 @@ def test_service_script_names_and_relative_directories(sample):
     assert sample.ls('bin') == ['buildout', 'site', 'site-watch']
     s = settings_of(sample.read('bin/site'))
     assert s['name'] == 'website'
-    assert s['pid_dir'] == sample.path('run')
-    assert s['log_dir'] == sample.path('logs')
+    assert s['pid-dir'] == sample.path('run')
+    assert s['log-dir'] == sample.path('logs')
     assert os.path.isdir(sample.path('run')) and os.path.isdir(sample.path('logs'))
 
 
@@ -303,7 +340,7 @@ def test_unchanged_service_scripts_are_not_rewritten_and_a_change_is(sample):
     sample.configure(SERVICE + 'stop-timeout = 30\n')
     code, out = sample.buildout()
     assert code == 0, out
-    assert settings_of(sample.read('bin/webctl'))['stop_timeout'] == 30.0
+    assert settings_of(sample.read('bin/webctl'))['stop-timeout'] == 30.0
 
 
 def test_uninstall_removes_scripts_and_keeps_logs_and_pid_dir(sample):

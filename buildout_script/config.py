@@ -48,11 +48,6 @@ class SettingError(ValueError):
         self.message = message
 
 
-def key(option):
-    """The settings-dict key of an option: ``pid-dir`` -> ``pid_dir``."""
-    return option.replace('-', '_')
-
-
 def parse(raw, base=None):
     """Turn option texts (keys as in DEFAULTS, dashed) into typed settings.
 
@@ -73,7 +68,7 @@ def override(settings, raw, base=None):
     s = dict(settings)
     for option in DEFAULTS:         # in order: stdout and stderr need log-dir
         if option in raw:
-            s[key(option)] = parse_option(option, raw[option], base, s)
+            s[option] = parse_option(option, raw[option], base, s)
     return s
 
 
@@ -91,7 +86,7 @@ def parse_option(option, text, base, settings):
     if option in ('directory', 'pid-dir', 'log-dir'):
         return _path(text, base) if text else None
     if option in ('stdout', 'stderr'):
-        return _path(text, settings.get('log_dir') or base) if text else None
+        return _path(text, settings.get('log-dir') or base) if text else None
     if option == 'environment':
         return parse_environment(text)
     if option == 'umask':

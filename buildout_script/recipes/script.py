@@ -24,12 +24,20 @@ import tempfile
 
 import zc.buildout
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'templates')
+from buildout_script.config import SettingError
+
+# templates/ of the source tree, installed inside the package.  Its files are
+# the templates a part may name; templates/service/ holds the service
+# recipe's own, which are not for other parts.
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         'templates')
+SERVICE_TEMPLATES = os.path.join(TEMPLATES, 'service')
 
 
 def bundled_templates():
     """Names of the templates that ship with the package."""
-    return sorted(n for n in os.listdir(TEMPLATES) if not n.startswith(('.', '_')))
+    return sorted(n for n in os.listdir(TEMPLATES) if not n.startswith(('.', '_'))
+                  and os.path.isfile(os.path.join(TEMPLATES, n)))
 
 
 def part_error(part, option, message):
@@ -57,6 +65,10 @@ def find_template(part, template, template_dir, base):
     for path in places:
         if os.path.isfile(path):
             return path
+    if os.path.isfile(os.path.join(SERVICE_TEMPLATES, template)):
+        raise part_error(part, 'template', '%r is the service recipe\'s own template;'
+                         ' for bin/NAMEctl and bin/NAME-check use recipe ='
+                         ' buildout_script:service' % template)
     raise part_error(part, 'template', 'no template %r in %s' % (
         template, ', '.join(dict.fromkeys(os.path.dirname(p) for p in places))))
 
@@ -67,6 +79,15 @@ def read_template(part, path):
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise part_error(part, 'template', 'cannot read %s: %s' % (path, e))
+
+
+def script_path(part, option, script, bin_directory):
+    """The path of a script named by ``option``: a plain name, in bin/."""
+    script = script.strip()
+    if not script or script.startswith('.') or '/' in script:
+        raise part_error(part, option, 'expected a script name for the bin directory,'
+                         ' got %r' % script)
+    return os.path.join(bin_directory, script)
 
 
 class Values(dict):
@@ -85,18 +106,11 @@ class Values(dict):
         try:
             return FILTERS[how](self[name], self.base)
         except ValueError as e:
-            raise BadValue(name, '%s (used as %%(%s)s)' % (e, key))
+            raise SettingError(name, '%s (used as %%(%s)s)' % (e, key))
 
 
 class UnknownFilter(Exception):
     pass
-
-
-class BadValue(Exception):
-    def __init__(self, option, message):
-        super().__init__(message)
-        self.option = option
-        self.message = message
 
 
 def _argv(text, base):
@@ -118,10 +132,16 @@ FILTERS = {
 }
 
 
+# A template line that reads this ends the %-formatted header: what follows
+# is copied as it is, so a script's body needs no %% for its percent signs.
+VERBATIM = '# --- the rest is copied as it is ---'
+
+
 def render(part, template, text, values, base):
     """``text % values`` or a UserError naming the key, the template and the part."""
+    head, marker, body = text.partition('\n' + VERBATIM + '\n')
     try:
-        return text % Values(values, base)
+        return head % Values(values, base) + marker + body
     except KeyError as e:
         raise zc.buildout.UserError(
             "Part %r: template %r uses %%(%s)s, but the part has no option %r"
@@ -130,7 +150,7 @@ def render(part, template, text, values, base):
         raise zc.buildout.UserError(
             "Part %r: template %r uses %%(%s)s, an unknown filter; the filters are %s"
             % (part, template, e.args[0], ', '.join(sorted(FILTERS))))
-    except BadValue as e:
+    except SettingError as e:
         raise part_error(part, e.option, e.message)
     except (ValueError, TypeError) as e:
         raise zc.buildout.UserError(
@@ -226,8 +246,5 @@ class Script(Template):
     executable = True
 
     def output_path(self):
-        target = self.options.get('target', self.name).strip()
-        if not target or target.startswith('.') or '/' in target:
-            raise part_error(self.name, 'target', 'expected a script name for the bin'
-                             ' directory, got %r' % target)
-        return os.path.join(self.buildout['buildout']['bin-directory'], target)
+        return script_path(self.name, 'target', self.options.get('target', self.name),
+                           self.buildout['buildout']['bin-directory'])

@@ -22,14 +22,15 @@ import shutil
 import zc.buildout.easy_install
 import zc.recipe.egg
 
-from buildout_script import crontab, settings
-from buildout_script.recipe import (
-    TEMPLATES, part_error, read_template, render, write_if_changed)
+from buildout_script import config
+from buildout_script.recipes import crontab
+from buildout_script.recipes.script import (
+    TEMPLATES, part_error, read_template, render, script_path, write_if_changed)
 
 PROJECT = 'buildout_script'
 ENTRY_POINT = re.compile(r'^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*$')
 
-# The part's options besides settings.DEFAULTS (README.txt's table lists both),
+# The part's options besides config.DEFAULTS (README.txt's table lists both),
 # with their defaults: None is "not set", <part> the part name.
 OPTIONS = {
     'entry-point': None,
@@ -53,29 +54,26 @@ class Service:
                      if line.strip()]
         self.entry_point = self.parse_entry_point()
 
-        raw = {option: options.get(option) for option in settings.DEFAULTS}
+        raw = {option: options.get(option) for option in config.DEFAULTS}
         raw['name'] = options.get('name', name)
         if raw['directory'] is None:
             raw['directory'] = self.base
         if self.entry_point:
             raw['program'] = ['python']         # the real argv needs the eggs' paths
         try:
-            self.settings = settings.parse(raw, base=self.base)
-        except settings.SettingError as e:
+            self.settings = config.parse(raw, base=self.base)
+        except config.SettingError as e:
             raise part_error(name, e.option, e.message)
         for option in ('name', 'directory', 'pid-dir', 'log-dir'):
-            options.setdefault(option, self.settings[settings.key(option)])
+            options.setdefault(option, self.settings[option])
 
         bin_directory = b['bin-directory']
         self.scripts = {}                       # template -> path
         for template, option, default in (('ctl', 'ctl-script', name + 'ctl'),
                                           ('check', 'check-script', name + '-check')):
-            script = options.get(option, default).strip()
-            if script.startswith('.') or '/' in script:
-                raise part_error(name, option, 'expected a script name for the bin'
-                                 ' directory, got %r' % script)
-            if script:
-                self.scripts[template] = os.path.join(bin_directory, script)
+            script = options.get(option, default)
+            if script.strip():          # empty: no such script
+                self.scripts[template] = script_path(name, option, script, bin_directory)
 
         self.crontab = options.get('crontab', 'crontab').strip()
         self.cron = self.parse_cron()
@@ -159,16 +157,16 @@ class Service:
         values = dict(self.settings)
         if self.entry_point:
             values['program'] = self.program_argv(path)
-        for key in ('pid_dir', 'log_dir', 'stdout', 'stderr'):
+        for key in ('pid-dir', 'log-dir', 'stdout', 'stderr'):
             if values[key]:
                 directory = values[key] if key.endswith('dir') else os.path.dirname(values[key])
                 try:
                     os.makedirs(directory, exist_ok=True)
                 except OSError as e:
-                    raise part_error(self.name, key.replace('_', '-'), 'cannot create'
+                    raise part_error(self.name, key, 'cannot create'
                                      ' %s: %s' % (directory, e.strerror))
         for template, script in sorted(self.scripts.items()):
-            template_path = os.path.join(TEMPLATES, template)
+            template_path = os.path.join(TEMPLATES, 'service', template)
             text = render(self.name, template, read_template(self.name, template_path), {
                 'python': self.python,
                 'script': os.path.relpath(script, self.base),

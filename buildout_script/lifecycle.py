@@ -40,7 +40,18 @@ class Status:
 
 
 def files_of(settings):
-    return ServiceFiles(settings['pid_dir'], settings['name'])
+    return ServiceFiles(settings['pid-dir'], settings['name'])
+
+
+def locked(settings):
+    """``with lifecycle.locked(settings) as files:`` the one step before any
+    change: the pid dir prepared, the service's lock held."""
+    return files_of(settings).locked()
+
+
+def not_started(name, error):
+    """The Outcome of a program that could not be launched at all."""
+    return Outcome(LAUNCH_CODES[error.kind], '%s not started: %s' % (name, error))
 
 
 def status(settings, files=None):
@@ -64,7 +75,7 @@ def status(settings, files=None):
 def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
-    from . import daemon
+    from . import program
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
@@ -76,17 +87,17 @@ def start(settings, files=None):
         return Outcome(FAILED, '%s not started: what pid %d left behind survives KILL;'
                        ' see ps -g %d' % (name, record.pid, record.pid))
 
-    log, errlog = daemon.log_paths(settings)
-    offsets = {path: daemon.log_size(path) for path in {log, errlog}}
+    log, errlog = program.log_paths(settings)
+    offsets = {path: program.log_size(path) for path in {log, errlog}}
     try:
-        proc = daemon.launch(settings)
-    except daemon.LaunchError as e:
-        return Outcome(LAUNCH_CODES[e.kind], '%s not started: %s' % (name, e))
+        proc = program.launch(settings)
+    except program.LaunchError as e:
+        return not_started(name, e)
     ident = process.identity(proc.pid)
     try:
         files.write(ident, group=True)
         files.clear_stopped()
-        ready, detail = daemon.wait_ready(proc, settings['ready'], settings['start_timeout'])
+        ready, detail = program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     except BaseException:
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
         _stop_family(settings, ident, True)
@@ -100,7 +111,7 @@ def start(settings, files=None):
     proc.poll()
     if stopped:
         files.clear()
-    tail = [line for path in offsets for line in daemon.log_tail(path, offsets[path])]
+    tail = [line for path in offsets for line in program.log_tail(path, offsets[path])]
     message = '%s failed to start: %s' % (name, detail)
     if not stopped:
         message += '; and what it started survives KILL (pid %d kept in %s)' % (
@@ -126,7 +137,7 @@ def stop(settings, files=None, on_purpose=True):
     was_running = process.is_running(record.ident)
     if not _stop_family(settings, record.ident, record.group):
         return Outcome(FAILED, '%s is still running after %s, %gs and KILL (pid %d)'
-                       % (name, settings['stop_signal'], settings['stop_timeout'], record.pid),
+                       % (name, settings['stop-signal'], settings['stop-timeout'], record.pid),
                        record.pid)
     files.clear()
     if was_running:
@@ -134,10 +145,62 @@ def stop(settings, files=None, on_purpose=True):
     return Outcome(SUCCESS, '%s is not running' % name)
 
 
+def restart(settings, files, only_if_running=False):
+    """A person's restart: stop (not on purpose) and start again, ending the
+    watchdog's give-up as start does.  The caller holds the lock."""
+    name = settings['name']
+    if only_if_running and status(settings, files).code != STATUS_RUNNING:
+        return Outcome(SUCCESS, '%s is not running; not restarted' % name)
+    files.clear_restarts()
+    stopped = stop(settings, files, on_purpose=False)
+    if stopped.code != SUCCESS:
+        return stopped
+    started = start(settings, files)
+    if started.code == SUCCESS and stopped.pid:
+        started.message = '%s restarted (pid %d, was %d)' % (name, started.pid, stopped.pid)
+    return started
+
+
+def send_signal(settings, signame, done):
+    """Signal the program itself (not its group: a master process decides
+    what its workers get)."""
+    name = settings['name']
+    record = files_of(settings).read()
+    if record.ident is None or not process.send(record.ident, process.signal_number(signame)):
+        return Outcome(NOT_RUNNING, '%s is not running' % name)
+    return Outcome(SUCCESS, '%s %s (pid %d)' % (name, done, record.pid))
+
+
+def foreground(settings):
+    """Run attached; the PID file names this very process (exec keeps the
+    PID and start time), so status and stop work from another terminal.
+
+    It counts as stopped on purpose, so that when the session ends the
+    watchdog does not bring the program back as a daemon; and stop signals
+    only the program and its descendants, never the shell job it is in.
+    Returns only if the program could not be run."""
+    import os
+    import sys
+    from . import program
+    name = settings['name']
+    with locked(settings) as files:
+        st = status(settings, files)
+        if st.code == STATUS_RUNNING:
+            return Outcome(FAILED, '%s is already running (pid %d)' % (name, st.pid))
+        files.write(process.identity(os.getpid()), group=False)
+        files.mark_stopped()
+        sys.stdout.flush()
+        try:
+            program.exec_foreground(settings)
+        except program.LaunchError as e:
+            files.clear()
+            return not_started(name, e)
+
+
 def _stop_family(settings, ident, group):
-    from . import daemon
-    return daemon.stop(ident, group, settings['stop_signal'], settings['stop_timeout'],
-                       daemon.mark(settings))
+    from . import program
+    return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
+                       program.mark(settings))
 
 
 def _clear_leftovers(settings, files, record):
