@@ -20,6 +20,7 @@ import time
 
 from . import cli
 from . import lifecycle
+from . import probe
 from . import config
 from .state import StateError
 
@@ -96,7 +97,6 @@ def _healthy(settings, status):
     if status.state == 'dead':
         return False, 'dead (pid %d is gone)' % status.pid
     if settings['check']:
-        from . import probe
         ok, detail = probe.run(settings['check'], settings['check-timeout'])
         if not ok:
             return False, 'running (pid %d) but its check %s failed: %s' % (

@@ -211,11 +211,12 @@ def parse_probe(option, text):
             raise SettingError(option, 'cannot split %r: %s' % (rest, e))
         if not argv:
             raise SettingError(option, 'exec: needs a command, got %r' % text)
-    elif kind == 'alive':
+    elif kind == 'alive' and option == 'ready':
         parse_seconds(option, rest)
     else:
+        forms = PROBE_FORMS if option == 'ready' else PROBE_FORMS[:-1]
         raise SettingError(option, 'unknown probe %r; expected one of %s'
-                           % (text, ', '.join(PROBE_FORMS)))
+                           % (text, ', '.join(forms)))
     return text
 
 

@@ -11,6 +11,7 @@ import sys
 
 from . import cli
 from . import lifecycle
+from . import spawn
 from . import config
 from .lifecycle import Outcome
 from .state import StateError
@@ -95,42 +96,42 @@ def report_status(settings, as_json):
     return st.code
 
 
-def start(settings, args):
+def do_start(settings, args):
     """A person's start: it also ends the watchdog's give-up (see check)."""
     with lifecycle.locked(settings) as files:
         files.clear_restarts()
         return lifecycle.start(settings, files)
 
 
-def stop(settings, args):
+def do_stop(settings, args):
     with lifecycle.locked(settings) as files:
         return lifecycle.stop(settings, files)
 
 
-def restart(settings, args, only_if_running=False):
+def do_restart(settings, args, only_if_running=False):
     with lifecycle.locked(settings) as files:
         return lifecycle.restart(settings, files, only_if_running)
 
 
-def try_restart(settings, args):
-    return restart(settings, args, only_if_running=True)
+def do_try_restart(settings, args):
+    return do_restart(settings, args, only_if_running=True)
 
 
-def reload(settings, args):
+def do_reload(settings, args):
     if not settings['reload-signal']:
         return Outcome(lifecycle.UNIMPLEMENTED, '%s: reload is not configured (set'
                        ' reload-signal); use restart' % settings['name'])
     return lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
 
 
-def force_reload(settings, args):
+def do_force_reload(settings, args):
     """reload if it can, else restart, and in both cases only if running."""
     if settings['reload-signal']:
-        return reload(settings, args)
-    return try_restart(settings, args)
+        return do_reload(settings, args)
+    return do_try_restart(settings, args)
 
 
-def kill(settings, args):
+def do_kill(settings, args):
     try:
         name = config.parse_signal('kill', args[0])
     except config.SettingError as e:
@@ -140,33 +141,32 @@ def kill(settings, args):
     return lifecycle.send_signal(settings, name, 'sent %s' % name)
 
 
-def pid(settings, args):
+def do_pid(settings, args):
     st = lifecycle.status(settings)
     if st.code == 0:
         return Outcome(lifecycle.SUCCESS, '%d' % st.pid)
     return Outcome(st.code, st.message)
 
 
-def foreground(settings, args):
+def do_foreground(settings, args):
     return lifecycle.foreground(settings)
 
 
-def spawn(settings, args):
+def do_spawn(settings, args):
     """An extra, untracked instance: it gets no PID file, so it must carry
     a timeout after which it is stopped like the service would be."""
-    from . import spawn as spawning
     try:
         timeout = config.parse_seconds('spawn', args[0])
     except config.SettingError:
         return Outcome(lifecycle.BAD_ARGS, '%s: spawn needs a timeout in seconds first,'
                        ' got %r' % (settings['name'], args[0]))
-    return spawning.spawn(settings, timeout, args[1:])
+    return spawn.spawn(settings, timeout, args[1:])
 
 
 ACTION_FUNCTIONS = {
-    'start': start, 'stop': stop, 'restart': restart, 'try-restart': try_restart,
-    'reload': reload, 'force-reload': force_reload, 'kill': kill, 'pid': pid,
-    'foreground': foreground, 'spawn': spawn,
+    'start': do_start, 'stop': do_stop, 'restart': do_restart, 'try-restart': do_try_restart,
+    'reload': do_reload, 'force-reload': do_force_reload, 'kill': do_kill, 'pid': do_pid,
+    'foreground': do_foreground, 'spawn': do_spawn,
 }
 
 

@@ -19,7 +19,10 @@ the daemon and end the calling process (exit 0 started or already running,
 path, never "not running".
 """
 
+import atexit
+import math
 import os
+import signal
 import sys
 
 from . import lifecycle
@@ -86,7 +89,6 @@ class Daemon:
         os.close(report)
         if self.log:
             print('%s started (pid %d)' % (self.name, os.getpid()), flush=True)
-        import atexit
         atexit.register(self._forget_if_mine)
 
     def stop(self):
@@ -114,8 +116,6 @@ class Daemon:
             return False
         if os.fork():               # so that init, not we, reaps the copy
             os._exit(0)
-        import math
-        import signal
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(max(1, math.ceil(timeout)))
         return True

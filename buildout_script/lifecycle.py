@@ -7,7 +7,11 @@ none, because every state file is replaced atomically.
 Each function returns an Outcome: an LSB exit code and the one line to say.
 """
 
+import os
+import sys
+
 from . import process
+from . import program
 from .state import ServiceFiles
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
@@ -75,7 +79,6 @@ def status(settings, files=None):
 def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
-    from . import program
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
@@ -179,9 +182,6 @@ def foreground(settings):
     watchdog does not bring the program back as a daemon; and stop signals
     only the program and its descendants, never the shell job it is in.
     Returns only if the program could not be run."""
-    import os
-    import sys
-    from . import program
     name = settings['name']
     with locked(settings) as files:
         st = status(settings, files)
@@ -198,7 +198,6 @@ def foreground(settings):
 
 
 def _stop_family(settings, ident, group):
-    from . import program
     return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
                        program.mark(settings))
 

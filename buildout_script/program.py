@@ -13,6 +13,9 @@ Nothing here knows of buildout, PID files or exit codes.
 """
 
 import os
+import pwd
+import stat
+import sys
 import time
 
 from . import probe
@@ -47,7 +50,6 @@ def open_log(path, account=None):
         raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
                           'cannot open the log %s: %s' % (path, e.strerror))
     if account is not None:
-        import stat
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise LaunchError('not-configured', 'the log %s is not a regular file' % path)
@@ -79,7 +81,6 @@ def detach():
     in the caller once the grandchild has closed the pipe (or died: then the
     answer is empty).
     """
-    import sys
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -101,7 +102,6 @@ def account_of(user):
     """The passwd entry to run as, or None to stay who we are."""
     if not user:
         return None
-    import pwd
     try:
         entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
     except KeyError:

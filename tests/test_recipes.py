@@ -255,6 +255,23 @@ def test_service_renders_ctl_and_check_with_the_parsed_settings(sample):
     assert "    'stop-signal': 'SIGINT',\n" in ctl
 
 
+def test_status_and_a_healthy_check_import_neither_argparse_subprocess_nor_psutil(sample):
+    """Their speed comes from what they do not load; this fails when one creeps in."""
+    sample.configure('[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n')
+    assert sample.buildout()[0] == 0
+    assert sample.run(['bin/webctl', 'start'])[0] == 0
+    try:
+        for command in (['bin/webctl', 'status'], ['bin/web-check', '--verbose']):
+            code, out = sample.run([sys.executable, '-X', 'importtime'] + command)
+            assert code == 0, out
+            loaded = {line.split('|')[-1].strip() for line in out.splitlines()
+                      if line.startswith('import time:')}
+            assert 'buildout_script.lifecycle' in loaded, out
+            assert not loaded & {'argparse', 'subprocess', 'psutil'}, (command, out)
+    finally:
+        sample.run(['bin/webctl', 'stop'])
+
+
 def test_generated_script_path_finds_buildout_script_and_psutil(sample):
     sample.configure(SERVICE)
     assert sample.buildout()[0] == 0
