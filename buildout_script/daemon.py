@@ -228,8 +228,8 @@ class Daemon:
                      self.files.stopped, self.files.restarts):
             try:
                 st = os.lstat(path)
-            except FileNotFoundError:
-                continue
+            except (FileNotFoundError, NotADirectoryError):
+                continue                # prepare() says what is wrong with the dir
             except OSError as e:
                 raise StateError('cannot look at %s: %s' % (path, e.strerror),
                                  permission=isinstance(e, PermissionError))
@@ -288,6 +288,9 @@ class Daemon:
         for fd, target in zip((0, 1, 2), streams):
             os.dup2(target, fd)
         self._close(fd for fd in streams if fd > 2)
+        for stream in (sys.stdout, sys.stderr):     # a line is in the log once printed
+            if hasattr(stream, 'reconfigure'):
+                stream.reconfigure(line_buffering=True)
 
     def _forget_if_mine(self):
         """On a clean exit of the daemon, its PID file goes with it."""
