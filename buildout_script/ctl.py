@@ -109,8 +109,10 @@ def usage(prog, settings, tail=''):
 
 def help_text(prog, settings):
     """The top of --help: what this command is for, then its actions."""
-    actions = [((action + ' ' + ACTION_HELP[action][0]).strip(), ACTION_HELP[action][1])
-               for action in ACTIONS]
+    actions = []
+    for action in ACTIONS:
+        args, text = ACTION_HELP.get(action, ('', ''))
+        actions.append(((action + ' ' + args).strip(), text))
     return '%s: control %s, with the exit codes of LSB init scripts.\n\nactions:\n%s' % (
         prog, cli.service_words(settings), cli.describe(actions))
 

@@ -382,3 +382,27 @@ def test_a_pid_dir_that_cannot_be_made_is_one_line(cleanup):
     assert (code, out) == (1, '')
     assert err.startswith('testScript: cannot ') and len(err.splitlines()) == 1, err
     assert str(base / 'file' / 'run') in err
+
+
+def test_errors_go_to_err_writer_as_one_line_and_exit_1(tmp_path):
+    """supay's err_writer; checked before anything forks, so in-process."""
+    import io
+    from buildout_script import Daemon
+    (tmp_path / 'file').write_text('')
+    writer = io.StringIO()
+    daemon = Daemon(name='testScript', pid_dir=str(tmp_path / 'file' / 'run'),
+                    catch_all_log=str(tmp_path) + '/', err_writer=writer)
+    with pytest.raises(SystemExit) as exit:
+        daemon.start()
+    assert exit.value.code == 1
+    assert writer.getvalue().startswith('testScript: cannot use the pid dir %s'
+                                        % (tmp_path / 'file' / 'run'))
+    assert len(writer.getvalue().splitlines()) == 1
+
+
+def test_mistakes_in_the_arguments_are_value_errors_that_name_them():
+    from buildout_script import Daemon
+    with pytest.raises(ValueError, match=r'^Daemon\(name=\.\.\.\): a service name'):
+        Daemon(name='my script')
+    with pytest.raises(ValueError, match='spawn_child'):
+        Daemon(name='ok', pid_dir='/nonexistent').spawn_child(timeout=0)
