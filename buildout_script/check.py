@@ -32,17 +32,19 @@ def main(argv=None, settings=None):
     prog = cli.program_name('check')
     argv = sys.argv[1:] if argv is None else argv
     try:
-        settings, verbose, restart = parse_args(argv, settings, prog)
+        settings, verbose, restart, timeout = parse_args(argv, settings, prog)
     except (cli.UsageError, config.SettingError) as e:
         where = '--%s: ' % e.option if isinstance(e, config.SettingError) else ''
         print('%s UNKNOWN - %s%s' % (prog, where, e))
         return UNKNOWN
     try:
-        code, text, perf, news = check(settings, restart)
+        code, text, perf, news = check_within(timeout, settings, restart)
     except StateError as e:
         code, text, perf, news = UNKNOWN, str(e), {}, True
     except KeyboardInterrupt:
         code, text, perf, news = UNKNOWN, 'interrupted', {}, True
+    except TimedOut:
+        code, text, perf, news = UNKNOWN, 'timed out after %gs (-t)' % timeout, {}, True
     except Exception as e:              # a watchdog must answer, never crash
         code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
             e.__class__.__name__, e), {}, True
@@ -57,15 +59,76 @@ def main(argv=None, settings=None):
 
 
 def parse_args(argv, settings, prog):
-    """(settings, verbose, restart) from the command line."""
-    if settings is not None and set(argv) <= {'-v', '--verbose', '--no-restart'}:
-        return settings, bool({'-v', '--verbose'} & set(argv)), '--no-restart' not in argv
-    p = cli.parser(prog, __doc__.split('\n')[0])
+    """(settings, verbose, restart, timeout) from the command line; the
+    flags cron and a monitoring system pass are read without argparse."""
+    quick = _quick_flags(argv) if settings is not None else None
+    if quick is not None:
+        return (settings,) + quick
+    p = cli.parser(prog, '%s [-v] [--no-restart] [-t SECONDS] [--OPTION VALUE ...]' % prog,
+                   '%s: the watchdog of %s, for cron and\nmonitoring systems: is it'
+                   ' up?  If not, start it (unless a person stopped it).\n\n'
+                   'exit codes (Monitoring Plugins):\n%s' % (
+                       prog, cli.service_words(settings), cli.describe(EXIT_CODES)),
+                   'Silent while healthy unless --verbose; each trouble is said once,\n'
+                   'so cron mails only news.', version_flags=('-V', '--version'))
     p.add_argument('-v', '--verbose', action='store_true',
                    help='always print the status line (for Nagios, Icinga)')
     p.add_argument('--no-restart', action='store_true', help='only report')
+    p.add_argument('-t', '--timeout', metavar='SECONDS', help='end with UNKNOWN if the'
+                   ' check takes longer (a restart it began is undone)')
     settings, ns = cli.parse(p, argv, settings)
-    return settings, ns.verbose, not ns.no_restart
+    timeout = None if ns.timeout is None else config.parse_seconds('timeout', ns.timeout)
+    return settings, ns.verbose, not ns.no_restart, timeout
+
+
+EXIT_CODES = [
+    ('0 OK', 'running (silent unless --verbose)'),
+    ('1 WARNING', 'it was down and this check restarted it'),
+    ('2 CRITICAL', 'down and not restarted (start failed, backing off, gave up,'
+                   ' or --no-restart)'),
+    ('3 UNKNOWN', 'the check could not tell (bad arguments, state files, timeout)'),
+]
+
+
+def _quick_flags(argv):
+    """(verbose, restart, timeout) when argv holds only -v, --verbose,
+    --no-restart and -t/--timeout SECONDS; None for anything else."""
+    verbose, restart, timeout = False, True, None
+    words = iter(argv)
+    for word in words:
+        if word in ('-v', '--verbose'):
+            verbose = True
+        elif word == '--no-restart':
+            restart = False
+        elif word in ('-t', '--timeout') or word.startswith('--timeout='):
+            value = word.partition('=')[2] if '=' in word else next(words, None)
+            if value is None:
+                return None
+            timeout = config.parse_seconds('timeout', value)
+        else:
+            return None
+    return verbose, restart, timeout
+
+
+class TimedOut(BaseException):
+    """-t ran out: a BaseException, like KeyboardInterrupt, so that a start
+    in progress undoes itself on the way out."""
+
+
+def check_within(timeout, settings, restart):
+    """check(), raising TimedOut after ``timeout`` seconds (None: no limit)."""
+    if not timeout:
+        return check(settings, restart)
+    import signal
+
+    def ring(signum, frame):
+        raise TimedOut()
+    signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return check(settings, restart)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def check(settings, restart=True):
