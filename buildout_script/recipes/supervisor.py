@@ -50,12 +50,11 @@ def environment_value(key, text):
                           ' as it is (quotes, or ; or # after a space)' % (key, text))
 
 
-def whole_seconds(option, seconds, notes):
+def whole_seconds(setting, seconds, notes):
     """supervisord counts whole seconds: round up and say so."""
     whole = math.ceil(seconds)
     if whole != seconds:
-        notes.append('%s = %g: supervisord counts whole seconds; %d here'
-                     % (option, seconds, whole))
+        notes.append('%s: supervisord counts whole seconds; %d here' % (setting, whole))
     return whole
 
 
@@ -67,7 +66,7 @@ def program_section(settings, argv, part, base, log_paths, mark):
     kind, _, rest = ready.partition(':')
     startsecs = 0
     if kind.lower() == 'alive':
-        startsecs = whole_seconds('ready', float(rest), notes)
+        startsecs = whole_seconds('ready = %s' % ready, float(rest), notes)
     elif ready:
         notes.append('ready = %s: supervisord does not run this probe (nor read'
                      ' sd_notify); it counts the program started once it is executed'
@@ -100,8 +99,8 @@ def program_section(settings, argv, part, base, log_paths, mark):
         'autorestart = %s' % ('true' if settings['restart-limit'] else 'false'),
         'startsecs = %d' % startsecs,
         'stopsignal = %s' % settings['stop-signal'][3:],
-        'stopwaitsecs = %d' % whole_seconds('stop-timeout', settings['stop-timeout'],
-                                            notes),
+        'stopwaitsecs = %d' % whole_seconds(
+            'stop-timeout = %g' % settings['stop-timeout'], settings['stop-timeout'], notes),
         'stopasgroup = true',
         'killasgroup = true',
     ]

@@ -24,13 +24,15 @@ def escape_specifiers(text):
     return text.replace('%', '%%')
 
 
-def quote(word):
+def quote(word, command=False):
     """One word of ``ExecStart=``, ``Environment=`` or the like, as systemd reads it.
 
-    Double-quoted with C escapes where needed; ``%`` doubled (specifiers) and
-    ``$`` doubled (variable expansion in command lines).
+    Double-quoted with C escapes where needed; ``%`` doubled (specifiers) and,
+    in a ``command`` line, ``$`` doubled (variable expansion).
     """
-    word = escape_specifiers(word).replace('$', '$$')
+    word = escape_specifiers(word)
+    if command:
+        word = word.replace('$', '$$')
     if word and all(c in SAFE for c in word):
         return word
     if word == ';':                     # a lone ; separates command lines
@@ -40,7 +42,7 @@ def quote(word):
 
 
 def command_line(argv):
-    return ' '.join(quote(word) for word in argv)
+    return ' '.join(quote(word, command=True) for word in argv)
 
 
 def seconds(value):
@@ -123,7 +125,7 @@ def unit(settings, argv, scope, part, base, log_paths, mark):
     ]
     if settings['reload-signal']:
         service.append('ExecReload=%s -%s $MAINPID' % (
-            quote(kill_command()), settings['reload-signal'][3:]))
+            quote(kill_command(), command=True), settings['reload-signal'][3:]))
     if limit:
         service += ['Restart=always', 'RestartSec=%s' % seconds(settings['restart-delay'])]
         notes.append('restart-delay = %g: systemd waits RestartSec=%g before every'
