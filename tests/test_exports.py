@@ -147,6 +147,13 @@ def test_user_unit_is_written_verified_linked_and_removed(sample, tmp_path):
     after = os.stat(unit)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
+    sample.configure(service('web', 'systemd = user\nsystemd-install = true\n'
+                             'stop-timeout = 86400\n'))
+    code, out = run_buildout(sample, tmp_path)
+    assert code == 0, out
+    assert 'TimeoutStopSec=86400' in sample.read('etc/systemd/web.service').splitlines()
+    assert os.readlink(link) == unit
+
     sample.configure('', parts=[])
     code, out = run_buildout(sample, tmp_path)
     assert code == 0, out

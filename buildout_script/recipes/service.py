@@ -12,6 +12,10 @@ scripts as Python literals.  The scripts call ``buildout_script.ctl.main`` and
 ``buildout_script.check.main``; this module knows nothing of signals or
 processes.  Uninstalling removes the scripts and the crontab block, never the
 PID or log directories.
+
+Options ``systemd``, ``logrotate`` and ``supervisor`` also write files for the
+machine's own managers (recipes/systemd.py, logrotate.py, supervisor.py), from
+the same settings; what a manager cannot express is logged, never dropped.
 """
 
 import logging
@@ -197,12 +201,12 @@ class Service:
             exports['supervisor'] = (self.export_path('supervisor'), None)
         return exports
 
-    def export_argv(self, values):
+    def export_argv(self, values, path):
         """The program's argv for another manager: one line, its executable
         absolute where it can be found (as the program would be run)."""
         argv = list(values['program'])
         if self.entry_point:
-            argv = self.program_argv(self.path, separator='; ')
+            argv = self.program_argv(path, separator='; ')
         if '/' in argv[0]:
             argv[0] = os.path.join(values['directory'], argv[0])
         else:
@@ -210,7 +214,7 @@ class Service:
             argv[0] = shutil.which(argv[0], path=search) or argv[0]
         return argv
 
-    def export_text(self, kind, argument, values):
+    def export_text(self, kind, argument, values, path):
         """(text, notes) of one exported file."""
         logs = program.log_paths(values)
         mark = program.mark(values)
@@ -218,18 +222,18 @@ class Service:
             lines, reopen = argument
             return logrotate.stanza(values['name'], self.name, self.base, logs, lines,
                                     reopen), []
-        argv = self.export_argv(values)
+        argv = self.export_argv(values, path)
         if kind == 'systemd':
             return systemd.unit(values, argv, argument, self.name, self.base, logs, mark)
         return supervisor.program_section(values, argv, self.name, self.base, logs, mark)
 
-    def write_exports(self, values):
+    def write_exports(self, values, sys_path):
         """Write every exported file whose text changed; name what it cannot express."""
         logger = logging.getLogger(self.name)
         for kind, (path, argument) in sorted(self.exports.items()):
             try:
-                text, notes = self.export_text(kind, argument, values)
-            except (ValueError, logrotate.DirectiveError) as e:
+                text, notes = self.export_text(kind, argument, values, sys_path)
+            except (supervisor.SupervisorError, logrotate.DirectiveError) as e:
                 raise part_error(self.name, kind, str(e))
             write_if_changed(path, text)
             self.options.created(path)
@@ -271,7 +275,7 @@ class Service:
         return [self.python, '-c', code]
 
     def install(self):
-        path = self.path = self.sys_path()
+        path = self.sys_path()
         values = dict(self.settings)
         if self.entry_point:
             values['program'] = self.program_argv(path)
@@ -295,7 +299,7 @@ class Service:
             }, self.base)
             write_if_changed(script, text, executable=True)
             self.options.created(script)        # removed again if the crontab fails
-        self.write_exports(values)
+        self.write_exports(values, path)
         if self.cron:
             self.set_crontab([self.cron])
         self.install_systemd_link()

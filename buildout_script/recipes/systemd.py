@@ -46,8 +46,8 @@ def command_line(argv):
 
 
 def seconds(value):
-    """A time span as systemd reads it: ``10``, ``2.5``."""
-    return '%g' % value
+    """A time span as systemd reads it: ``10``, ``2.5``, ``86400`` (never ``1e+06``)."""
+    return ('%.6f' % value).rstrip('0').rstrip('.')
 
 
 def is_current_user(user):
