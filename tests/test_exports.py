@@ -263,16 +263,19 @@ def test_shorthand_and_directives():
 
 @needs_logrotate
 def test_logrotate_copies_and_truncates_in_cron_mode(sample, tmp_path):
-    sample.configure(service('web', 'logrotate = daily 14\nlog-dir = var/my logs\n'
+    # A space and a glob character: quoted and escaped, so a sibling that the
+    # glob would match is left alone.
+    sample.configure(service('web', 'logrotate = daily 14\nlog-dir = var/my logs*\n'
                              'stderr = errors.log\n'))
     code, out = sample.buildout()
     assert code == 0, out
     conf = sample.path('etc', 'logrotate.d', 'web')
     text = sample.read('etc/logrotate.d/web')
-    out_log, err_log = sample.path('var', 'my logs', 'web.log'), sample.path(
-        'var', 'my logs', 'errors.log')
+    out_log, err_log = sample.path('var', 'my logs*', 'web.log'), sample.path(
+        'var', 'my logs*', 'errors.log')
     assert text.splitlines()[2:] == [
-        '"%s" "%s" {' % (out_log, err_log), '    daily', '    rotate 14',
+        '"%s" "%s" {' % (out_log.replace('*', '\\*'), err_log.replace('*', '\\*')),
+        '    daily', '    rotate 14',
         '    missingok', '    copytruncate', '}']
     result = subprocess.run([LOGROTATE, '-d', '-s', str(tmp_path / 'state'), conf],
                             capture_output=True, text=True)
@@ -281,12 +284,14 @@ def test_logrotate_copies_and_truncates_in_cron_mode(sample, tmp_path):
 
     with open(out_log, 'w') as f:
         f.write('line one\n')
+    sample.write('var/my logs2/web.log', 'not ours\n')
     result = subprocess.run([LOGROTATE, '-f', '-s', str(tmp_path / 'state'), conf],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr + result.stdout
     with open(out_log + '.1') as f:
         assert f.read() == 'line one\n'
     assert os.path.getsize(out_log) == 0        # truncated in place, same file
+    assert sample.ls('var/my logs2') == ['web.log']
 
 
 @needs_logrotate
