@@ -235,7 +235,8 @@ def test_service_renders_ctl_and_check_with_the_parsed_settings(sample):
     assert code == 0, out
     assert sample.ls('bin') == ['buildout', 'web-check', 'webctl']
     ctl, check = sample.read('bin/webctl'), sample.read('bin/web-check')
-    assert ctl.startswith('#!%s\n"""bin/webctl: control the `web` service' % sys.executable)
+    assert ctl.startswith('#!%s\n### BEGIN INIT INFO\n' % sys.executable)
+    assert '### END INIT INFO\n"""bin/webctl: control the `web` service' in ctl
     assert ctl.endswith('from buildout_script.ctl import main\n'
                         'sys.exit(main(sys.argv[1:], settings))\n')
     assert check.endswith('from buildout_script.check import main\n'

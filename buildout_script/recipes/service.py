@@ -12,8 +12,13 @@ scripts as Python literals.  The scripts call ``buildout_script.ctl.main`` and
 ``buildout_script.check.main``; this module knows nothing of signals or
 processes.  Uninstalling removes the scripts and the crontab block, never the
 PID or log directories.
+
+Options ``systemd``, ``logrotate`` and ``supervisor`` also write files for the
+machine's own managers (recipes/systemd.py, logrotate.py, supervisor.py), from
+the same settings; what a manager cannot express is logged, never dropped.
 """
 
+import logging
 import os
 import re
 import shlex
@@ -23,7 +28,11 @@ import zc.buildout.easy_install
 import zc.recipe.egg
 
 from buildout_script import config
+from buildout_script import program
 from buildout_script.recipes import crontab
+from buildout_script.recipes import logrotate
+from buildout_script.recipes import supervisor
+from buildout_script.recipes import systemd
 from buildout_script.recipes.script import (
     TEMPLATES, part_error, read_template, render, script_path, write_if_changed)
 
@@ -40,7 +49,15 @@ OPTIONS = {
     'check-script': '<part>-check',
     'cron': None,
     'crontab': 'crontab',
+    'systemd': None,
+    'systemd-directory': 'etc/systemd',
+    'systemd-install': 'false',
+    'logrotate': None,
+    'logrotate-directory': 'etc/logrotate.d',
+    'supervisor': None,
 }
+FLAGS = {'true': True, 'yes': True, 'on': True, '1': True,
+         'false': False, 'no': False, 'off': False, '0': False, '': False}
 
 
 class Service:
@@ -77,6 +94,7 @@ class Service:
 
         self.crontab = options.get('crontab', 'crontab').strip()
         self.cron = self.parse_cron()
+        self.exports = self.parse_exports()
 
     def parse_entry_point(self):
         program = self.options.get('program')
@@ -127,6 +145,110 @@ class Service:
         self.options['_buildout-directory'] = self.base
         return '%s %s' % (schedule, shlex.quote(self.scripts['check']))
 
+    def flag(self, option):
+        text = self.options.get(option, OPTIONS.get(option) or '')
+        if text.strip().lower() not in FLAGS:
+            raise part_error(self.name, option, 'expected true or false, got %r' % text)
+        return FLAGS[text.strip().lower()]
+
+    def supervised(self):
+        """Supervised mode (a keeper holds the program and its log pipe)?"""
+        if isinstance(self.settings.get('supervise'), bool):
+            return self.settings['supervise']
+        return self.flag('supervise')
+
+    def export_path(self, option, filename=None):
+        """The path of an exported file: ``filename`` in the directory the
+        option names, or without a ``filename`` the file the option names."""
+        text = self.options.get(option, OPTIONS[option] or '').strip()
+        if not text:
+            raise part_error(self.name, option, 'is empty; give a path')
+        path = os.path.join(self.base, os.path.expanduser(text), filename or '')
+        return os.path.normpath(path)
+
+    def parse_exports(self):
+        """{kind: (path, argument)} for the files to hand to the machine's managers."""
+        exports = {}
+        scope = (self.options.get('systemd') or '').strip().lower()
+        if scope:
+            if scope not in systemd.SCOPES:
+                raise part_error(self.name, 'systemd', 'expected user or system, got %r'
+                                 % self.options['systemd'])
+            unit = self.export_path('systemd-directory', self.settings['name'] + '.service')
+            exports['systemd'] = (unit, scope)
+            if self.flag('systemd-install'):
+                # Uninstall sees only the saved options: keep what names the link.
+                self.options['_systemd-link'] = systemd.link_path(scope, unit)
+                self.options['_systemd-unit'] = unit
+        elif self.flag('systemd-install'):
+            raise part_error(self.name, 'systemd-install', "needs option 'systemd'"
+                             ' (user or system)')
+        if (self.options.get('logrotate') or '').strip():
+            try:
+                lines = logrotate.directives(self.options['logrotate'])
+            except logrotate.DirectiveError as e:
+                raise part_error(self.name, 'logrotate', str(e))
+            reopen = None
+            if self.supervised():
+                if 'ctl' not in self.scripts:
+                    raise part_error(self.name, 'logrotate', "needs the ctl script to"
+                                     " reopen the logs; remove 'ctl-script ='")
+                reopen = [self.scripts['ctl'], 'reopen-logs']
+            exports['logrotate'] = (
+                self.export_path('logrotate-directory', self.settings['name']),
+                (lines, reopen))
+        if (self.options.get('supervisor') or '').strip():
+            exports['supervisor'] = (self.export_path('supervisor'), None)
+        return exports
+
+    def export_argv(self, values, path):
+        """The program's argv for another manager: one line, its executable
+        absolute where it can be found (as the program would be run)."""
+        argv = list(values['program'])
+        if self.entry_point:
+            argv = self.program_argv(path, separator='; ')
+        if '/' in argv[0]:
+            argv[0] = os.path.join(values['directory'], argv[0])
+        else:
+            search = values['environment'].get('PATH', os.environ.get('PATH'))
+            argv[0] = shutil.which(argv[0], path=search) or argv[0]
+        return argv
+
+    def export_text(self, kind, argument, values, path):
+        """(text, notes) of one exported file."""
+        logs = program.log_paths(values)
+        mark = program.mark(values)
+        if kind == 'logrotate':
+            lines, reopen = argument
+            return logrotate.stanza(values['name'], self.name, self.base, logs, lines,
+                                    reopen), []
+        argv = self.export_argv(values, path)
+        if kind == 'systemd':
+            return systemd.unit(values, argv, argument, self.name, self.base, logs, mark)
+        return supervisor.program_section(values, argv, self.name, self.base, logs, mark)
+
+    def write_exports(self, values, sys_path):
+        """Write every exported file whose text changed; name what it cannot express."""
+        logger = logging.getLogger(self.name)
+        for kind, (path, argument) in sorted(self.exports.items()):
+            try:
+                text, notes = self.export_text(kind, argument, values, sys_path)
+            except (supervisor.SupervisorError, logrotate.DirectiveError) as e:
+                raise part_error(self.name, kind, str(e))
+            write_if_changed(path, text)
+            self.options.created(path)
+            for note in notes:
+                logger.warning('%s does not express %s', os.path.relpath(path, self.base),
+                               note)
+
+    def install_systemd_link(self):
+        link = self.options.get('_systemd-link')
+        if link:
+            try:
+                systemd.install_link(link, self.options['_systemd-unit'])
+            except systemd.LinkError as e:
+                raise part_error(self.name, 'systemd-install', str(e))
+
     def sys_path(self):
         """The eggs' directories for the generated scripts, as zc.recipe.egg finds them."""
         eggs_options = {'eggs': '\n'.join([PROJECT] + self.eggs)}
@@ -140,10 +262,10 @@ class Service:
             path.extend(pth_paths(location))
         return list(dict.fromkeys(os.path.realpath(p) for p in path))
 
-    def program_argv(self, path):
+    def program_argv(self, path, separator='\n'):
         """The argv that runs the entry point: the python, ``-c`` and a few lines."""
         module, attribute, arguments = self.entry_point
-        code = '\n'.join([
+        code = separator.join([
             'import sys',
             'sys.path[0:0] = %r' % (path,),
             'sys.argv[0] = %r' % self.settings['name'],
@@ -171,13 +293,16 @@ class Service:
                 'python': self.python,
                 'script': os.path.relpath(script, self.base),
                 'name': values['name'],
+                'directory': self.base,
                 'path': ''.join('    %r,\n' % p for p in path).rstrip('\n'),
                 'settings': ''.join('    %r: %r,\n' % kv for kv in values.items()).rstrip('\n'),
             }, self.base)
             write_if_changed(script, text, executable=True)
             self.options.created(script)        # removed again if the crontab fails
+        self.write_exports(values, path)
         if self.cron:
             self.set_crontab([self.cron])
+        self.install_systemd_link()
         return self.options.created()
 
     update = install
@@ -193,7 +318,10 @@ def uninstall(name, options):
     """``zc.buildout.uninstall`` entry point: take the part's block out of the crontab.
 
     The scripts go with the part's recorded paths; PID and log directories stay.
+    The link to a systemd unit goes here, if it still is our link.
     """
+    if options.get('_systemd-link'):
+        systemd.remove_link(options['_systemd-link'], options['_systemd-unit'])
     if not (options.get('cron') or '').strip() or '_buildout-directory' not in options:
         return
     try:
