@@ -53,6 +53,8 @@ setup(
         'test': [
             'pytest',
             'zope.testing',
+            # its own parser loads our supervisord includes in the tests
+            'supervisor',
         ],
     },
     entry_points={
