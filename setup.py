@@ -60,6 +60,7 @@ setup(
             'default = buildout_script.recipes.script:Script',
             'template = buildout_script.recipes.script:Template',
             'service = buildout_script.recipes.service:Service',
+            'services = buildout_script.recipes.services:Services',
         ],
         'zc.buildout.uninstall': [
             'service = buildout_script.recipes.service:uninstall',
