@@ -53,6 +53,7 @@ setup(
         'test': [
             'pytest',
             'zope.testing',
+            'gunicorn',     # tests/test_gunicorn.py: an entry point that reads sys.argv
         ],
     },
     entry_points={
