@@ -46,6 +46,10 @@ def main(argv=None, settings_list=(), after=None):
     prog = os.path.basename(sys.argv[0]) or 'services'
     services = {settings['name']: settings for settings in settings_list}
     after = {name: list((after or {}).get(name, ())) for name in services}
+    if argv[:1] in (['-h'], ['--help']):
+        print(__doc__.split('\n\n')[0] + '\n\n' + __doc__.split('\n\n')[1])
+        print('\nservices: %s' % ', '.join(services))
+        return 0
     try:
         action, flags, names = parse_args(argv, services)
     except UsageError as e:
@@ -65,9 +69,9 @@ def main(argv=None, settings_list=(), after=None):
 
 def parse_args(argv, services):
     """(action, flags, names) from the command line, without argparse."""
-    if not argv or argv[0] in ('-h', '--help'):
+    if not argv:
         raise UsageError('usage: ACTION [NAME ...], ACTION one of %s; the services'
-                         ' are %s' % (', '.join(ACTIONS), ', '.join(services)))
+                         ' are %s (try --help)' % (', '.join(ACTIONS), ', '.join(services)))
     action, words = argv[0], argv[1:]
     if action not in ACTIONS:
         raise UsageError('unknown action %r; expected one of %s'

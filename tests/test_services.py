@@ -189,3 +189,12 @@ def test_services_script_holds_the_same_settings_as_each_ctl(sample):
     from test_recipes import settings_of
     assert services == [settings_of(sample.read('bin/dbctl')),
                         settings_of(sample.read('bin/webctl'))]
+
+
+def test_help_lists_the_actions_and_the_services(sample):
+    two_services(sample)
+    code, out = sample.run(['bin/services', '--help'])
+    assert code == 0, out
+    assert 'bin/services status [--json] [NAME ...]' in out and 'services: db, web' in out
+    code, out = sample.run(['bin/services'])
+    assert code == 2 and len(out.splitlines()) == 1 and 'try --help' in out, out
