@@ -33,7 +33,8 @@ class Outcome:
 
 
 class Status:
-    """``state`` is 'running', 'dead' or 'stopped'; ``code`` the LSB status."""
+    """``state`` is 'running', 'starting' (waiting for ready), 'dead' or
+    'stopped'; ``code`` the LSB status."""
     __slots__ = ('code', 'state', 'pid', 'uptime', 'message', 'changed')
 
     def __init__(self, code, state, pid, uptime, message, changed=None):
