@@ -137,7 +137,7 @@ def check(settings, restart=True):
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
-        return OK, why, _perf(status), False
+        return _healthy_outcome(settings, status, why)
     with lifecycle.locked(settings) as files:
         status = lifecycle.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
@@ -150,7 +150,42 @@ def check(settings, restart=True):
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))
-        return _restart(settings, files, status, why)
+        return _tolerated(settings, files, status, why) or _restart(
+            settings, files, status, why)
+
+
+def _healthy_outcome(settings, status, why):
+    """OK; but a run of failed probes ends here, and a program still on
+    the settings it was started with is said once, as a WARNING."""
+    if settings['check'] and settings.get('check-failures', 1) > 1 \
+            and lifecycle.files_of(settings).read_failures():
+        with lifecycle.locked(settings) as files:
+            files.write_failures(0)
+    if status.changed:
+        with lifecycle.locked(settings) as files:
+            topic = 'old-settings %s %s' % (status.pid, ' '.join(status.changed))
+            return _report(files, files.read_restarts(), topic, WARNING,
+                           '%s with old settings; restart to apply (changed: %s)'
+                           % (why, ', '.join(status.changed)), _perf(status))
+    return OK, why, _perf(status), False
+
+
+def _tolerated(settings, files, status, why):
+    """The report while failed probes are fewer than ``check-failures``
+    in a row (the program runs, so one slow answer is no reason to restart
+    it); None when it is time to act.  Said with --verbose only."""
+    needed = settings.get('check-failures', 1)
+    if status.code != lifecycle.STATUS_RUNNING or needed <= 1:
+        return None
+    count = files.read_failures() + 1
+    if count >= needed:
+        files.write_failures(0)
+        return None
+    files.write_failures(count)
+    perf = _perf(status)
+    perf['failures'] = count
+    return WARNING, '%s; failure %d of %d before a restart' % (why, count, needed), \
+        perf, False
 
 
 def _healthy(settings, status):
@@ -159,6 +194,8 @@ def _healthy(settings, status):
         return False, 'not running'
     if status.state == 'dead':
         return False, 'dead (pid %d is gone)' % status.pid
+    if status.state == 'starting':
+        return True, 'starting (pid %d)' % status.pid
     if settings['check']:
         ok, detail = probe.run(settings['check'], settings['check-timeout'])
         if not ok:

@@ -26,6 +26,7 @@ OPTION_HELP = {
     'stdout': ('FILE', 'the program\'s output, instead of LOG-DIR/NAME.log'),
     'stderr': ('FILE', 'the program\'s errors, instead of its output'),
     'environment': ('KEY=VALUE', 'environment lines for the program'),
+    'environment-file': ('FILE', 'more KEY=VALUE lines, read at every start'),
     'umask': ('OCTAL', 'the umask of the program, such as 022'),
     'user': ('USER', 'the account to run the program as (when root)'),
     'start-timeout': ('SECONDS', 'how long start waits for READY'),
@@ -37,6 +38,7 @@ OPTION_HELP = {
     'check': ('PROBE', 'the health probe of the check: tcp:HOST:PORT,'
                        ' http://URL or exec:COMMAND'),
     'check-timeout': ('SECONDS', 'how long the health probe may take'),
+    'check-failures': ('COUNT', 'failed probes in a row before the check restarts'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

@@ -21,6 +21,7 @@ DEFAULTS = {
     'stdout': None,
     'stderr': None,
     'environment': '',
+    'environment-file': None,
     'umask': None,
     'user': None,
     'start-timeout': '10',
@@ -33,6 +34,7 @@ DEFAULTS = {
     'restart-limit': '5',
     'restart-window': '3600',
     'restart-delay': '10',
+    'check-failures': '1',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -89,6 +91,10 @@ def parse_option(option, text, base, settings):
         return _path(text, settings.get('log-dir') or base) if text else None
     if option == 'environment':
         return parse_environment(text)
+    if option == 'environment-file':
+        return _path(text, base) if text and text.strip() else None
+    if option == 'check-failures':
+        return parse_positive(option, text)
     if option == 'umask':
         return parse_umask(text)
     if option == 'user':
@@ -164,6 +170,13 @@ def parse_count(option, text):
         value = -1
     if value < 0:
         raise SettingError(option, 'expected a whole number >= 0, got %r' % text)
+    return value
+
+
+def parse_positive(option, text):
+    value = parse_count(option, text)
+    if value < 1:
+        raise SettingError(option, 'expected a whole number >= 1, got %r' % text)
     return value
 
 

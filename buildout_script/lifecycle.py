@@ -10,6 +10,7 @@ Each function returns an Outcome: an LSB exit code and the one line to say.
 import os
 import sys
 
+from . import fingerprint
 from . import process
 from . import program
 from .state import ServiceFiles
@@ -32,12 +33,14 @@ class Outcome:
 
 
 class Status:
-    """``state`` is 'running', 'dead' or 'stopped'; ``code`` the LSB status."""
-    __slots__ = ('code', 'state', 'pid', 'uptime', 'message')
+    """``state`` is 'running', 'starting' (waiting for ready), 'dead' or
+    'stopped'; ``code`` the LSB status."""
+    __slots__ = ('code', 'state', 'pid', 'uptime', 'message', 'changed')
 
-    def __init__(self, code, state, pid, uptime, message):
+    def __init__(self, code, state, pid, uptime, message, changed=None):
         self.code, self.state, self.pid = code, state, pid
         self.uptime, self.message = uptime, message
+        self.changed = changed      # settings changed since start: their names
 
     def __repr__(self):
         return '<Status %s pid=%s code=%d>' % (self.state, self.pid, self.code)
@@ -72,6 +75,17 @@ def status(settings, files=None):
                       '%s is not running, but its PID file %s names pid %d'
                       % (name, files.pid, record.pid))
     up = process.uptime(record.ident)
+    starter = files.starting_for(record.pid)
+    if starter is not None and process.is_running(starter):
+        return Status(STATUS_RUNNING, 'starting', record.pid, up,
+                      '%s is starting (pid %d, waiting for %s)'
+                      % (name, record.pid, settings['ready']))
+    changed = fingerprint.changes(settings, files.read_settings())
+    if changed:
+        return Status(STATUS_RUNNING, 'running', record.pid, up,
+                      '%s is running with old settings; restart to apply (pid %d, up %s;'
+                      ' changed: %s)' % (name, record.pid, format_duration(up),
+                                         ', '.join(changed)), changed)
     return Status(STATUS_RUNNING, 'running', record.pid, up,
                   '%s is running (pid %d, up %s)' % (name, record.pid, format_duration(up)))
 
@@ -100,7 +114,8 @@ def start(settings, files=None):
     try:
         files.write(ident, group=True)
         files.clear_stopped()
-        ready, detail = program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+        record_settings(settings, files)
+        ready, detail = wait_ready_marked(settings, files, proc)
     except BaseException:
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
         _stop_family(settings, ident, True)
@@ -123,6 +138,23 @@ def start(settings, files=None):
         message += '; last lines of its log (%s):\n' % log + '\n'.join(
             '    ' + line for line in tail)
     return Outcome(FAILED, message)
+
+
+def record_settings(settings, files):
+    """Remember what the program was started (or reloaded) with."""
+    files.write_settings(fingerprint.record_text(settings))
+
+
+def wait_ready_marked(settings, files, proc):
+    """program.wait_ready, with NAME.starting present meanwhile so that
+    ``status`` says "starting" rather than "running"."""
+    if not settings['ready']:
+        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+    files.mark_starting(proc.pid, process.identity(os.getpid()))
+    try:
+        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+    finally:
+        files.clear_starting()
 
 
 def stop(settings, files=None, on_purpose=True):
@@ -189,6 +221,7 @@ def foreground(settings):
             return Outcome(FAILED, '%s is already running (pid %d)' % (name, st.pid))
         files.write(process.identity(os.getpid()), group=False)
         files.mark_stopped()
+        record_settings(settings, files)
         sys.stdout.flush()
         try:
             program.exec_foreground(settings)

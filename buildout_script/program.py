@@ -128,8 +128,21 @@ def environment(settings, account):
     if account is not None:
         env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
     env.update(settings['environment'])
+    env.update(environment_file(settings, account))
     env[MARK_VARIABLE] = mark(settings).split('=', 1)[1]
     return env
+
+
+def environment_file(settings, account):
+    """The variables of ``environment-file``, read afresh at every start."""
+    path = settings.get('environment-file')
+    if not path:
+        return {}
+    from . import envfile
+    try:
+        return envfile.read(path, account)
+    except envfile.EnvironmentFileError as e:
+        raise LaunchError('not-configured', str(e))
 
 
 def program(argv):

@@ -6,6 +6,9 @@
                     when the holder dies, so a crash never leaves it stuck
     NAME.stopped    present while a person has stopped the service on purpose
     NAME.restarts   the watchdog's restart history (JSON)
+    NAME.failures   the check's count of consecutive failed probes
+    NAME.settings   what the running program was started with (fingerprint.py)
+    NAME.starting   present while start waits for the program to be ready
 
 Every file is replaced atomically (temp file + rename) and opened without
 following symlinks, so a hostile link in the pid dir cannot redirect a write.
@@ -52,6 +55,9 @@ class ServiceFiles:
         self.lock_path = os.path.join(pid_dir, name + '.lock')
         self.stopped = os.path.join(pid_dir, name + '.stopped')
         self.restarts = os.path.join(pid_dir, name + '.restarts')
+        self.failures = os.path.join(pid_dir, name + '.failures')
+        self.settings = os.path.join(pid_dir, name + '.settings')
+        self.starting = os.path.join(pid_dir, name + '.starting')
 
     # -- the pid dir --------------------------------------------------------
 
@@ -151,6 +157,59 @@ class ServiceFiles:
     def clear_restarts(self):
         self._remove(self.restarts)
 
+    def read_failures(self):
+        """Consecutive failed probes so far (0 when none are recorded)."""
+        text = self._read(self.failures)
+        try:
+            return max(0, int(text)) if text else 0
+        except ValueError:
+            return 0
+
+    def write_failures(self, count):
+        if count:
+            self._replace(self.failures, '%d\n' % count)
+        else:
+            self._remove(self.failures)
+
+    # -- what the program was started with ----------------------------------------
+
+    def read_settings(self):
+        """The recorded fingerprint text, or None (none recorded, or not ours
+        to read: it is private to the user that started the program)."""
+        try:
+            return self._read(self.settings)
+        except StateError:
+            return None
+
+    def write_settings(self, text):
+        self._replace(self.settings, text, mode=0o600)
+
+    def clear_settings(self):
+        self._remove(self.settings)
+
+    # -- start in progress ------------------------------------------------------------
+
+    def mark_starting(self, pid, starter):
+        """``starter`` is the identity of the command waiting for ``ready``:
+        if it dies, the marker is stale and no longer counts."""
+        self._replace(self.starting, '%d %s\n' % (pid, starter))
+
+    def clear_starting(self):
+        self._remove(self.starting)
+
+    def starting_for(self, pid):
+        """The identity of the command still starting ``pid``, or None."""
+        text = self._read(self.starting)
+        if not text:
+            return None
+        words = text.split()
+        try:
+            if int(words[0]) != pid:
+                return None
+            return Identity.from_text(' '.join(words[1:4]))
+        except (ValueError, IndexError):
+            return None
+
     # -- serialising control commands -------------------------------------------
 
     def locked(self):
@@ -185,10 +244,10 @@ class ServiceFiles:
         except OSError as e:
             raise StateError('cannot read %s: %s' % (path, e.strerror))
 
-    def _replace(self, path, text):
+    def _replace(self, path, text, mode=0o644):
         tmp = '%s.%d.tmp' % (path, os.getpid())
         self._remove(tmp)
-        fd = self._open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        fd = self._open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             with open(fd, 'w') as f:
                 f.write(text)

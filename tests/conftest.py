@@ -29,7 +29,7 @@ import zc.buildout.testing
 import buildout_script
 
 TOKEN = 'BUILDOUT_SCRIPT_TEST_TOKEN'
-DEVELOP = ('zc.recipe.egg', 'psutil')
+DEVELOP = ('zc.recipe.egg', 'psutil', 'gunicorn')
 
 
 class _DoctestLike:

@@ -33,6 +33,7 @@ def checker(port):
         (re.compile(r'/[^\s\'"=:]*/_[Tt][Ee][Ss][Tt]_(?=/)'), ''),
         zc.buildout.testing.normalize_path,
         (re.compile(r'\bpid \d+'), 'pid 1234'),
+        (re.compile(r'\bwas \d+\)'), 'was 1234)'),
         (re.compile(r'\bup \d+[dhms]( \d+[hms])?'), 'up 3s'),
         (re.compile(r'\buptime=\d+s'), 'uptime=3s'),
         (re.compile(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d'), '2024-01-01 12:00:00'),

@@ -10,8 +10,9 @@ Every option is checked here, at buildout time, by ``settings.parse`` (the
 same function the commands use); the typed result is rendered into both
 scripts as Python literals.  The scripts call ``buildout_script.ctl.main`` and
 ``buildout_script.check.main``; this module knows nothing of signals or
-processes.  Uninstalling removes the scripts and the crontab block, never the
-PID or log directories.
+processes: for ``on-change`` it asks the lifecycle whether the running
+program has other settings and runs the new ``bin/NAMEctl``.  Uninstalling
+removes the scripts and the crontab block, never the PID or log directories.
 
 Options ``systemd``, ``logrotate`` and ``supervisor`` also write files for the
 machine's own managers (recipes/systemd.py, logrotate.py, supervisor.py), from
@@ -23,12 +24,16 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 
 import zc.buildout.easy_install
 import zc.recipe.egg
 
 from buildout_script import config
+from buildout_script import lifecycle
+from buildout_script import order
 from buildout_script import program
+from buildout_script.state import StateError
 from buildout_script.recipes import crontab
 from buildout_script.recipes import logrotate
 from buildout_script.recipes import supervisor
@@ -55,9 +60,15 @@ OPTIONS = {
     'logrotate': None,
     'logrotate-directory': 'etc/logrotate.d',
     'supervisor': None,
+    'after': None,
+    'on-change': 'none',
+    'argv': None,
 }
 FLAGS = {'true': True, 'yes': True, 'on': True, '1': True,
          'false': False, 'no': False, 'off': False, '0': False, '': False}
+
+ON_CHANGE = ('restart', 'reload', 'none')
+SERVICE_RECIPE = 'buildout_script:service'
 
 
 class Service:
@@ -95,6 +106,9 @@ class Service:
         self.crontab = options.get('crontab', 'crontab').strip()
         self.cron = self.parse_cron()
         self.exports = self.parse_exports()
+        self.after = self.parse_after()
+        self.on_change = self.parse_on_change()
+        self.publish()
 
     def parse_entry_point(self):
         program = self.options.get('program')
@@ -110,11 +124,15 @@ class Service:
             if arguments is not None:
                 raise part_error(self.name, 'arguments', "only applies with option"
                                  " 'entry-point'; put the arguments in 'program'")
+            if self.options.get('argv') is not None:
+                raise part_error(self.name, 'argv', "only applies with option"
+                                 " 'entry-point'; put the arguments in 'program'")
             return None
         match = ENTRY_POINT.match(entry_point)
         if not match:
             raise part_error(self.name, 'entry-point', 'expected package.module:callable,'
                              ' got %r' % entry_point)
+        self.argv = self.parse_argv()
         arguments = (arguments or '').strip()
         try:
             compile('f(%s)' % arguments, 'arguments', 'eval')
@@ -251,16 +269,7 @@ class Service:
 
     def sys_path(self):
         """The eggs' directories for the generated scripts, as zc.recipe.egg finds them."""
-        eggs_options = {'eggs': '\n'.join([PROJECT] + self.eggs)}
-        for option in ('find-links', 'index'):
-            if option in self.options:
-                eggs_options[option] = self.options[option]
-        _, ws = zc.recipe.egg.Eggs(self.buildout, self.name, eggs_options).working_set()
-        path = [dist.location for dist in ws]
-        pth_paths = getattr(zc.buildout.easy_install, 'get_pth_paths', lambda p: ())
-        for location in list(path):
-            path.extend(pth_paths(location))
-        return list(dict.fromkeys(os.path.realpath(p) for p in path))
+        return eggs_path(self.buildout, self.name, self.options, self.eggs)
 
     def program_argv(self, path, separator='\n'):
         """The argv that runs the entry point: the python, ``-c`` and a few lines."""
@@ -269,16 +278,23 @@ class Service:
             'import sys',
             'sys.path[0:0] = %r' % (path,),
             'sys.argv[0] = %r' % self.settings['name'],
+        ] + ['sys.argv[1:] = %r' % (self.argv,)] * bool(self.argv) + [
             'import %s' % module,
             'sys.exit(%s.%s(%s))' % (module, attribute, arguments),
         ])
         return [self.python, '-c', code]
 
-    def install(self):
-        path = self.sys_path()
+    def script_settings(self, path):
+        """The settings as the scripts hold them: for an entry point, the
+        real command line with the eggs' ``path``."""
         values = dict(self.settings)
         if self.entry_point:
             values['program'] = self.program_argv(path)
+        return values
+
+    def install(self):
+        path = self.sys_path()
+        values = self.script_settings(path)
         for key in ('pid-dir', 'log-dir', 'stdout', 'stderr'):
             if values[key]:
                 directory = values[key] if key.endswith('dir') else os.path.dirname(values[key])
@@ -303,15 +319,109 @@ class Service:
         if self.cron:
             self.set_crontab([self.cron])
         self.install_systemd_link()
+        self.apply_changes(values)
         return self.options.created()
 
     update = install
+
+    def parse_argv(self):
+        text = self.options.get('argv')
+        if text is None:
+            return None
+        try:
+            return shlex.split(text)
+        except ValueError as e:
+            raise part_error(self.name, 'argv', 'cannot split %r: %s' % (text, e))
+
+    def parse_after(self):
+        """The service parts to start first; an unknown one or a cycle is an
+        error here, at buildout time.  Reading their options also makes
+        buildout install them before this part."""
+        names = (self.options.get('after') or '').split()
+        graph = {}
+        todo = [(self.name, names)]
+        while todo:
+            part, needs = todo.pop()
+            graph[part] = needs
+            for need in needs:
+                if need not in graph:
+                    todo.append((need, service_part(self.buildout, part, need).get(
+                        'after', '').split()))
+        try:
+            order.check(graph)
+        except order.OrderError as e:
+            raise part_error(self.name, 'after', str(e))
+        return names
+
+    def parse_on_change(self):
+        value = self.options.get('on-change', 'none').strip()
+        if value not in ON_CHANGE:
+            raise part_error(self.name, 'on-change', 'expected one of %s, got %r'
+                             % (', '.join(ON_CHANGE), value))
+        if value == 'reload' and not self.settings['reload-signal']:
+            raise part_error(self.name, 'on-change', "reload needs option"
+                             " 'reload-signal'; or use on-change = restart")
+        if value != 'none' and 'ctl' not in self.scripts:
+            raise part_error(self.name, 'on-change', "needs the ctl script; remove"
+                             " 'ctl-script =' or the on-change option")
+        return value
+
+    def publish(self):
+        """Paths other parts may use: ${web:ctl}, ${web:check-path},
+        ${web:pid-file}, ${web:log-file}."""
+        self.options['ctl'] = self.scripts.get('ctl', '')
+        self.options['check-path'] = self.scripts.get('check', '')
+        self.options['pid-file'] = os.path.join(self.settings['pid-dir'],
+                                                self.settings['name'] + '.pid')
+        self.options['log-file'] = program.log_paths(self.settings)[0]
+
+    def apply_changes(self, values):
+        """on-change: restart (or reload) the running program when the
+        settings just written differ from those it was started with.
+        Only a running program is touched, and through its ctl script."""
+        if self.on_change == 'none':
+            return
+        log = logging.getLogger(self.name)
+        try:
+            changed = lifecycle.status(values).changed
+        except StateError as e:
+            log.warning('on-change: cannot tell whether the settings changed: %s', e)
+            return
+        if not changed:
+            return
+        action = 'try-restart' if self.on_change == 'restart' else 'reload'
+        result = subprocess.run([self.scripts['ctl'], action], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=self.base)
+        output = result.stdout.strip()
+        if result.returncode != 0:
+            # Not an error for buildout: the new scripts must stay in place.
+            log.error('on-change: %s %s failed (exit %d): %s', os.path.basename(
+                self.scripts['ctl']), action, result.returncode, output)
+            return
+        if action == 'reload':
+            try:
+                with lifecycle.locked(values) as files:
+                    lifecycle.record_settings(values, files)
+            except StateError as e:
+                log.warning('on-change: reloaded, but cannot record it: %s', e)
+        log.info('%s to apply %s', output, ', '.join(changed))
 
     def set_crontab(self, lines):
         try:
             crontab.set_block(self.crontab, self.base, self.name, lines)
         except crontab.CrontabError as e:
             raise part_error(self.name, 'crontab', str(e))
+
+
+def service_part(buildout, part, name):
+    """The options of the service part ``name`` that ``part`` refers to."""
+    if name not in buildout.keys():
+        raise part_error(part, 'after', 'no part %r in the buildout' % name)
+    options = buildout[name]
+    if ''.join(options.get('recipe', '').split()) != SERVICE_RECIPE:
+        raise part_error(part, 'after', 'part %r is not a %s part' % (name, SERVICE_RECIPE))
+    return options
 
 
 def uninstall(name, options):
@@ -329,3 +439,18 @@ def uninstall(name, options):
                           options['_buildout-directory'], name, None)
     except crontab.CrontabError as e:
         raise part_error(name, 'crontab', str(e))
+
+
+def eggs_path(buildout, name, options, eggs=()):
+    """The directories of this project and ``eggs`` for a generated script,
+    as zc.recipe.egg finds them (``find-links`` and ``index`` of ``options``)."""
+    eggs_options = {'eggs': '\n'.join([PROJECT] + list(eggs))}
+    for option in ('find-links', 'index'):
+        if option in options:
+            eggs_options[option] = options[option]
+    _, ws = zc.recipe.egg.Eggs(buildout, name, eggs_options).working_set()
+    path = [dist.location for dist in ws]
+    pth_paths = getattr(zc.buildout.easy_install, 'get_pth_paths', lambda p: ())
+    for location in list(path):
+        path.extend(pth_paths(location))
+    return list(dict.fromkeys(os.path.realpath(p) for p in path))
