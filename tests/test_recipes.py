@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from buildout_script import config
-from conftest import kill, pid_alive, wait_for
+from support import alive, gone, kill, proc, wait_for
 
 
 def settings_of(script_text):
@@ -414,13 +414,13 @@ def test_paster_check_restarts_a_dead_process_and_is_silent_while_it_lives(sampl
     try:
         assert (code, out) == (1, 'site WARNING - was not running; restarted (pid %d)\n'
                                   'sleeper started\n' % pid)
-        assert pid_alive(pid)
+        assert alive(proc(pid))
         assert sample.run([check]) == (0, '')
         assert sample.run([check, '--verbose']) == (0, 'site OK - running (pid %d)\n' % pid)
         assert sample.run([check, '--bogus'])[0] == 3
     finally:
         kill(pid)
-    assert wait_for(lambda: not pid_alive(pid))
+    assert wait_for(lambda: gone(proc(pid)))
     code, out = sample.run([check])
     new_pid = read_pid(sample)
     kill(new_pid)
@@ -433,7 +433,7 @@ def test_paster_check_treats_a_zombie_as_dead(sample):
     assert sample.buildout()[0] == 0
     zombie = subprocess.Popen(['true'])             # not reaped until .wait()
     try:
-        assert wait_for(lambda: not pid_alive(zombie.pid))
+        assert wait_for(lambda: gone(proc(zombie.pid)))
         sample.write('var/site.pid', '%d\n' % zombie.pid)
         code, out = sample.run([sample.path('bin', 'site-check')])
         kill(read_pid(sample))
