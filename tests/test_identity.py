@@ -42,6 +42,17 @@ def test_status_json_and_pid_name_the_started_process(service):
     assert r.code == 0 and 'running' in r.out and str(p.pid) in r.out, r
 
 
+def test_identity_is_recorded_by_the_backend_the_suite_runs(service):
+    """/proc gives the start in clock ticks since boot, psutil
+    (BUILDOUT_SCRIPT_PSUTIL=1) in seconds since the epoch: so a run of the
+    suite under psutil proves the commands used that backend."""
+    svc = service()
+    p = svc.start_ok()
+    pid, start, boot, group = svc.identity_file.read_text().split()
+    assert (int(pid), group) == (p.pid, 'group')
+    assert ('.' in start) == support.PSUTIL, start
+
+
 @pytest.mark.parametrize('forged', [False, True], ids=['no-identity', 'forged-identity'])
 def test_pid_file_of_a_stranger_is_never_signalled(service, stranger, forged):
     popen, out = stranger
