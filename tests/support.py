@@ -155,6 +155,14 @@ def identity_line(pid, later=False):
     return '%d %s %s group\n' % (pid, start, boot)
 
 
+def start_ticks(pid):
+    """Field 22 of /proc/PID/stat: the start time in clock ticks since boot
+    (the /proc backend's form only; identity_line() serves both)."""
+    with open('/proc/%d/stat' % pid, 'rb') as f:
+        data = f.read()
+    return int(data[data.rindex(b')') + 2:].split()[19])
+
+
 def running_with(text):
     """Live (non-zombie) processes whose command line contains ``text``."""
     found = []

@@ -109,7 +109,7 @@ def test_a_service_stopped_on_purpose_stays_stopped(svc):
     assert svc.check().code == 1, 'ctl start ends the stop on purpose'
 
 
-def test_no_restart_only_reports(svc):
+def test_no_restart_reports_a_dead_service_and_leaves_it_dead(svc):
     svc.start_ok()
     svc.crash()
     r = svc.check('--no-restart')
@@ -172,7 +172,7 @@ def test_fast_repeated_failures_back_off(svc):
 
 # -- usage ----------------------------------------------------------------------------------------
 
-def test_bad_option_is_unknown(svc):
+def test_bad_option_is_unknown_in_one_line_naming_it(svc):
     r = svc.check(check_timeout='soon')
     assert r.code == 3
     assert r.out.strip() == ("python -m buildout_script.check UNKNOWN - "

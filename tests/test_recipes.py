@@ -105,6 +105,13 @@ def test_unknown_template_names_where_it_looked(sample):
     assert 'Traceback' not in out
 
 
+def test_missing_template_option_is_a_user_error(sample):
+    sample.configure('[greet]\nrecipe = buildout_script\n')
+    code, out = sample.buildout()
+    assert code != 0
+    assert "Error: Part 'greet', option 'template': is missing" in out
+
+
 def test_the_service_recipes_own_templates_are_refused_with_a_clear_line(sample):
     sample.configure('[greet]\nrecipe = buildout_script\ntemplate = ctl\n')
     code, out = sample.buildout()
@@ -122,31 +129,6 @@ def test_text_after_the_verbatim_line_is_copied_as_it_is(sample):
     assert sample.buildout()[0] == 0
     assert sample.read('bin/t') == ('#!/bin/sh\nWHO=ada\n# --- the rest is copied as it'
                                     ' is ---\nprintf "%d%%s %(x)s\\n" 100\n')
-
-
-def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
-    import shutil
-    import zipfile
-    tree = tmp_path / 'tree'
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
-        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
-        '__pycache__', '.installed.cfg', 'bench'))
-    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
-                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    [wheel] = (tmp_path / 'dist').iterdir()
-    names = zipfile.ZipFile(wheel).namelist()
-    for template in ('paster-check', 'service/ctl', 'service/check'):
-        assert 'buildout_script/templates/' + template in names
-
-
-def test_missing_template_option_is_a_user_error(sample):
-    sample.configure('[greet]\nrecipe = buildout_script\n')
-    code, out = sample.buildout()
-    assert code != 0
-    assert "Error: Part 'greet', option 'template': is missing" in out
 
 
 def test_template_dir_is_looked_in_before_the_bundled_templates(sample):
@@ -495,3 +477,23 @@ def test_paster_check_needs_its_options(sample):
     code, out = sample.buildout()
     assert code != 0
     assert "Error: Part 'site-check', option 'start': cannot split" in out
+
+
+# -- packaging ------------------------------------------------------------------
+
+def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
+    import shutil
+    import zipfile
+    tree = tmp_path / 'tree'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
+        '__pycache__', '.installed.cfg', 'bench'))
+    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [wheel] = (tmp_path / 'dist').iterdir()
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ('paster-check', 'service/ctl', 'service/check'):
+        assert 'buildout_script/templates/' + template in names
