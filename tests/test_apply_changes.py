@@ -5,7 +5,7 @@ import os
 import stat
 import sys
 
-from conftest import pid_alive, wait_for
+from support import alive, proc, wait_for
 
 PROGRAM = ('[web]\nrecipe = buildout_script:service\n'
            'program = ${buildout:executable} -c "import signal, time;'
@@ -81,7 +81,7 @@ def test_on_change_restart_restarts_once_and_only_a_running_program(sample):
         assert 'web: web restarted (pid %d, was %d) to apply program' % (
             pid(sample), first) in out, out
         second = pid(sample)
-        assert second != first and not pid_alive(first)
+        assert second != first and not alive(proc(first))
         out = configure(sample, 'two', 'on-change = restart\n')
         assert pid(sample) == second and 'restarted' not in out, out
         assert sample.run(['bin/webctl', 'stop'])[0] == 0

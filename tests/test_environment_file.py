@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import wait_for
+from support import wait_for
 
 
 def configure(sample, extra=''):

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import zc.buildout.testing
 
-from conftest import free_port, pid_alive, wait_for
+from support import alive, free_port, proc, wait_for
 
 gunicorn = pytest.importorskip('gunicorn', reason='gunicorn is in the test extra')
 
@@ -53,7 +53,7 @@ reload-signal = HUP
     finally:
         code, out = sample.run(['bin/webctl', 'stop'])
     assert code == 0, out
-    assert wait_for(lambda: not pid_alive(master))
+    assert wait_for(lambda: not alive(proc(master)))
     assert 'Booting worker' in sample.read('var/log/web.log')
 
 

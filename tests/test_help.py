@@ -9,7 +9,7 @@ import pytest
 
 from buildout_script import config
 from buildout_script.ctl import ACTIONS
-from conftest import pid_alive, wait_for
+from support import alive, proc, wait_for
 
 SERVICE = '[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n'
 
@@ -166,4 +166,4 @@ def test_settings_given_on_the_command_line_still_act(web):
     assert run(web, 'bin/webctl', '--help')[0] == 0
     assert run(web, 'bin/webctl', 'status')[0] == 0
     assert run(web, 'bin/webctl', '--stop-timeout', '5', 'stop')[0] == 0
-    assert wait_for(lambda: not pid_alive(pid))
+    assert wait_for(lambda: not alive(proc(pid)))

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from conftest import pid_alive, wait_for
+from support import alive, proc, wait_for
 
 SLEEPER = '[%(name)s]\nrecipe = buildout_script:service\nprogram = sleep 300\n'
 
@@ -91,7 +91,7 @@ def test_check_restarts_what_is_down_and_says_one_line_each(sample):
         assert (code, out) == (0, '')
         pid = int(sample.read('var/run/web.pid'))
         os.kill(pid, 9)
-        assert wait_for(lambda: not pid_alive(pid))
+        assert wait_for(lambda: not alive(proc(pid)))
         code, out = sample.run(['bin/services', 'check'])
         assert code == 1, out
         assert out.startswith('web WARNING - dead (pid %d is gone); restarted it' % pid), out

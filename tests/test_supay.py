@@ -116,22 +116,9 @@ def status():
 '''
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-        support.stop_being_subreaper()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper), so their
+# zombies are reaped.
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 def _nobody_python():
