@@ -193,6 +193,7 @@ def main():
     p.add_argument('--seconds', type=float, default=60, help='per phase (default 60)')
     p.add_argument('--workers', type=int, default=4)
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))   # clean up below
     base = tempfile.mkdtemp(prefix='chaos-')
     os.chmod(base, 0o755)
     chaos = Chaos(base)

@@ -102,9 +102,9 @@ def refuse_directory(path, st, owners, what):
     if safe_by(st, owners):
         return None
     if st.st_uid != 0 and st.st_uid not in owners:
+        me = 'root' if os.geteuid() == 0 else '%s or root' % owner_name(os.geteuid())
         return ('the %s %s belongs to %s, who could forge what is in it; use a directory'
-                ' owned by %s or root' % (what, path, owner_name(st.st_uid),
-                                          owner_name(os.geteuid())))
+                ' owned by %s' % (what, path, owner_name(st.st_uid), me))
     return ('the %s %s is writable by %s without the sticky bit; use a directory only'
             ' its owner can write (chmod go-w %s)'
             % (what, path, 'everyone' if st.st_mode & stat.S_IWOTH else 'its group', path))

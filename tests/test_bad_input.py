@@ -177,6 +177,9 @@ def test_paster_check_is_critical_when_start_says_yes_and_nothing_runs(sample):
         'start = ${buildout:executable} ${buildout:directory}/starter.py var/site.pid',
         'start = true'))
     assert sample.buildout()[0] == 0
+    check = sample.read('bin/site-check')
+    assert '\nSTART_WAIT = 3 ' in check
+    sample.write('bin/site-check', check.replace('\nSTART_WAIT = 3 ', '\nSTART_WAIT = 0.2 '))
     code, out = sample.run([sample.path('bin', 'site-check')])
     assert code == 2, out
     assert out.startswith('site CRITICAL - not running; true exited 0 but no live process'
