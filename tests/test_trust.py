@@ -396,3 +396,9 @@ def test_status_json_prints_json_on_errors_too(service):
     r = svc.run('status', '--json', umask='999')
     assert r.code == 2, r
     assert json.loads(r.out)['code'] == 2
+
+
+def test_daemon_stop_that_never_ran_says_not_running(tmp_path):
+    from buildout_script import Daemon
+    outcome = Daemon(name='worker', pid_dir=str(tmp_path / 'run'), verbose=False).stop()
+    assert (outcome.code, outcome.message) == (0, 'worker is not running')
