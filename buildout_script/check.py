@@ -31,6 +31,8 @@ WORDS = {OK: 'OK', WARNING: 'WARNING', CRITICAL: 'CRITICAL', UNKNOWN: 'UNKNOWN'}
 def main(argv=None, settings=None):
     prog = cli.program_name('check')
     argv = sys.argv[1:] if argv is None else argv
+    getattr(sys.stdout, 'reconfigure', lambda **kw: None)(
+        errors='backslashreplace')                      # a path that is not UTF-8
     try:
         settings, verbose, restart, timeout = parse_args(argv, settings, prog)
     except (cli.UsageError, config.SettingError) as e:
@@ -193,6 +195,8 @@ def _healthy(settings, status):
     if status.state == 'stopped':
         return False, 'not running'
     if status.state == 'dead':
+        if status.pid is None:
+            return False, 'dead (its PID file holds no PID)'
         return False, 'dead (pid %d is gone)' % status.pid
     if status.state == 'starting':
         return True, 'starting (pid %d)' % status.pid

@@ -85,7 +85,12 @@ def parse_option(option, text, base, settings):
         return name
     if option == 'program':
         return parse_program(text)
-    if option in ('directory', 'pid-dir', 'log-dir'):
+    if option in ('pid-dir', 'log-dir'):
+        if text is None or not str(text).strip():
+            raise SettingError(option, 'is empty; give a directory (default %s)'
+                               % DEFAULTS[option])
+        return _path(text, base)
+    if option == 'directory':
         return _path(text, base) if text else None
     if option in ('stdout', 'stderr'):
         return _path(text, settings.get('log-dir') or base) if text else None
@@ -181,8 +186,11 @@ def parse_positive(option, text):
 
 
 def parse_signal(option, text):
-    """A signal by name (TERM, SIGTERM) or number; kept as its name."""
+    """A signal by name (TERM, SIGTERM) or number; kept as its name.
+    Only reload-signal may be empty (no reload)."""
     if text is None or str(text).strip() == '':
+        if option != 'reload-signal':
+            raise SettingError(option, 'is empty; give a signal such as TERM')
         return None
     import signal
     word = str(text).strip().lstrip('-').upper()

@@ -22,32 +22,62 @@ ACTIONS = ('start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload',
 
 def main(argv=None, settings=None):
     prog = cli.program_name('ctl')
+    argv = sys.argv[1:] if argv is None else argv
+    for stream in (sys.stdout, sys.stderr):     # a path that is not UTF-8
+        getattr(stream, 'reconfigure', lambda **kw: None)(errors='backslashreplace')
+    as_json = '--json' in argv and 'status' in argv
     try:
-        settings, action, args, as_json = parse_args(
-            sys.argv[1:] if argv is None else argv, settings, prog)
+        settings, action, args, as_json = parse_args(argv, settings, prog)
     except cli.UsageError as e:
-        print(e if isinstance(e, cli.Usage) else '%s: %s' % (prog, e), file=sys.stderr)
-        return lifecycle.BAD_ARGS
+        message = str(e) if isinstance(e, cli.Usage) else '%s: %s' % (prog, e)
+        return fail(settings, as_json, lifecycle.BAD_ARGS, message)
     except config.SettingError as e:
-        print('%s: --%s: %s' % (prog, e.option, e.message), file=sys.stderr)
-        return lifecycle.BAD_ARGS
+        return fail(settings, as_json, lifecycle.BAD_ARGS,
+                    '%s: --%s: %s' % (prog, e.option, e.message))
+    as_json = as_json and action == 'status'
+    if action not in ('status', 'pid', 'spawn'):
+        interrupt_on_signals()
     try:
         return run(action, settings, args, as_json)
     except StateError as e:
-        print('%s: %s' % (settings['name'], e), file=sys.stderr)
         if e.permission:
-            return lifecycle.NO_PRIVILEGE
-        if action == 'status':
-            return lifecycle.STATUS_UNKNOWN
-        return lifecycle.NOT_CONFIGURED if e.configuration else lifecycle.FAILED
+            code = lifecycle.NO_PRIVILEGE
+        elif action in ('status', 'pid', 'kill', 'reload'):
+            code = lifecycle.STATUS_UNKNOWN      # as status says: we cannot tell
+        else:
+            code = lifecycle.NOT_CONFIGURED if e.configuration else lifecycle.FAILED
+        return fail(settings, as_json, code, '%s: %s' % (settings['name'], e))
     except PermissionError as e:
         what = 'on %s' % e.filename if e.filename else 'to signal its processes'
-        print('%s: permission denied %s (run as the user that owns the service, or as'
-              ' root)' % (settings['name'], what), file=sys.stderr)
-        return lifecycle.NO_PRIVILEGE
+        return fail(settings, as_json, lifecycle.NO_PRIVILEGE,
+                    '%s: permission denied %s (run as the user that owns the service, or'
+                    ' as root)' % (settings['name'], what))
     except KeyboardInterrupt:
-        print('%s: interrupted' % settings['name'], file=sys.stderr)
-        return lifecycle.FAILED
+        return fail(settings, as_json, lifecycle.FAILED, '%s: interrupted' % settings['name'])
+
+
+def fail(settings, as_json, code, message):
+    """Say an error: one line on stderr, or for ``status --json`` as JSON."""
+    if as_json:
+        import json
+        print(json.dumps({'name': settings['name'] if settings else None, 'state': 'unknown',
+                          'pid': None, 'uptime': None, 'code': code, 'error': message}))
+    else:
+        print(message, file=sys.stderr)
+    return code
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP to ctl: cleaned up after as Ctrl-C is."""
+
+
+def interrupt_on_signals():
+    import signal
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def parse_args(argv, settings, prog):

@@ -13,7 +13,7 @@ import sys
 from . import fingerprint
 from . import process
 from . import program
-from .state import ServiceFiles
+from .state import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
 SUCCESS, FAILED, BAD_ARGS, UNIMPLEMENTED = 0, 1, 2, 3
@@ -52,8 +52,26 @@ def files_of(settings):
 
 def locked(settings):
     """``with lifecycle.locked(settings) as files:`` the one step before any
-    change: the pid dir prepared, the service's lock held."""
-    return files_of(settings).locked()
+    change: the pid dir prepared, the service's lock held (waiting for it
+    at most lock_wait(settings) seconds)."""
+    return files_of(settings).locked(lock_wait(settings))
+
+
+KILL_WAIT = 5.0     # how long terminate waits after KILL
+
+
+def lock_wait(settings):
+    """The longest another command may hold the lock (a restart by the
+    check: its probe, the stop schedule, KILL, the start), and 10s more.
+    BUILDOUT_SCRIPT_LOCK_WAIT (seconds) overrides it."""
+    given = os.environ.get('BUILDOUT_SCRIPT_LOCK_WAIT')
+    if given:
+        try:
+            return max(0.0, float(given))
+        except ValueError:
+            pass
+    return (settings['check-timeout'] + settings['stop-timeout'] + KILL_WAIT
+            + settings['start-timeout'] + 10.0)
 
 
 def not_started(name, error):
@@ -66,6 +84,10 @@ def status(settings, files=None):
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
+    if record.torn:
+        return Status(STATUS_DEAD, 'dead', None, None,
+                      '%s is not running, but its PID file %s holds no PID (cut short by'
+                      ' a crash?); the next start replaces it' % (name, files.pid))
     if record.pid is None:
         since = files.stopped_on_purpose()
         why = ' (stopped on purpose at %s)' % since if since else ''
@@ -101,6 +123,10 @@ def start(settings, files=None):
         return Outcome(SUCCESS, '%s is already running (pid %d)' % (name, record.pid),
                        record.pid)
     if not _clear_leftovers(settings, files, record):
+        if record.pid is None:
+            return Outcome(FAILED, '%s not started: what an earlier start left behind'
+                           ' survives KILL; see ps -e -o pid,args --sort=start_time and'
+                           ' look for %s' % (name, program.mark(settings)))
         return Outcome(FAILED, '%s not started: what pid %d left behind survives KILL;'
                        ' see ps -g %d' % (name, record.pid, record.pid))
 
@@ -160,24 +186,42 @@ def wait_ready_marked(settings, files, proc):
 def stop(settings, files=None, on_purpose=True):
     """Stop the service and all it left behind.  ``on_purpose`` records that
     a person wanted it down, so the watchdog leaves it alone.  The caller
-    holds the lock on a prepared pid dir."""
+    holds the lock on a prepared pid dir.
+
+    Stopping comes first: a full or read-only disk that cannot take the
+    record is a warning on the line, never a reason to leave it running."""
     files = files or files_of(settings)
     name = settings['name']
     record = files.read()
+    warnings = []
     if on_purpose:
-        files.mark_stopped()
-    if record.ident is None:
-        files.clear()
-        return Outcome(SUCCESS, '%s is not running' % name)
-    was_running = process.is_running(record.ident)
+        _record(files.mark_stopped, warnings)
+    was_running = record.ident is not None and process.is_running(record.ident)
     if not _stop_family(settings, record.ident, record.group):
+        if record.pid is None:
+            return Outcome(FAILED, '%s: what an earlier start left behind is still running'
+                           ' after %s, %gs and KILL' % (
+                               name, settings['stop-signal'], settings['stop-timeout']))
         return Outcome(FAILED, '%s is still running after %s, %gs and KILL (pid %d)'
                        % (name, settings['stop-signal'], settings['stop-timeout'], record.pid),
                        record.pid)
-    files.clear()
+    if record.pid is not None or record.torn:
+        _record(files.clear, warnings)
     if was_running:
-        return Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
-    return Outcome(SUCCESS, '%s is not running' % name)
+        outcome = Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
+    else:
+        outcome = Outcome(SUCCESS, '%s is not running' % name)
+    if warnings:
+        outcome.message += '; warning: ' + '; '.join(warnings)
+    return outcome
+
+
+def _record(step, warnings):
+    """Run a step that only records; a failure becomes a warning."""
+    try:
+        step()
+    except StateError as e:
+        warnings.append(str(e))
 
 
 def restart(settings, files, only_if_running=False):
@@ -231,17 +275,20 @@ def foreground(settings):
 
 
 def _stop_family(settings, ident, group):
+    """Stop the recorded program (``ident`` may be None) and every process
+    of the service's user that carries the service's mark."""
     return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
-                       program.mark(settings))
+                             program.mark(settings), KILL_WAIT, program.service_uid(settings))
 
 
 def _clear_leftovers(settings, files, record):
     """Before a new start: what a dead leader left (say, a worker still
-    holding the port) is stopped, and the stale record goes.  False if
+    holding the port), or a start killed before it could record its
+    program, is stopped, and the stale record goes.  False if
     something survives: then the record stays, and nothing is started."""
-    if record.ident is not None and not _stop_family(settings, record.ident, record.group):
+    if not _stop_family(settings, record.ident, record.group):
         return False
-    if record.pid is not None:
+    if record.pid is not None or record.torn:
         files.clear()
     return True
 

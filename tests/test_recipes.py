@@ -319,7 +319,8 @@ def test_service_needs_program_or_entry_point(sample):
     sample.configure(SERVICE + 'entry-point = http.server:test\n')
     code, out = sample.buildout()
     assert code != 0
-    assert "Error: Part 'web': give option 'program' or option 'entry-point', not both" in out
+    assert ("Error: Part 'web', option 'entry-point': give option 'program' or option"
+            " 'entry-point', not both") in out
 
 
 def test_service_bad_entry_point_and_schedule(sample):

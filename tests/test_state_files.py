@@ -29,15 +29,15 @@ def test_garbage_pid_file_is_reported_not_guessed(service):
     assert r.code == 1 and str(svc.pid_file) in one_line(r.err), r
 
 
-def test_pid_file_hard_link_is_replaced_not_written_through(service, tmp_path):
+def test_pid_file_hard_link_is_refused_not_written_through(service, tmp_path):
     svc = service()
     svc.pid_dir.mkdir()
     other = tmp_path / 'stale.pid'
     other.write_text('999999\n')
     os.link(other, svc.pid_file)
-    p = svc.start_ok()
+    r = svc.run('start')                    # a hard link could be anyone's file
+    assert r.code == 1 and 'hard links' in one_line(r.err), r
     assert other.read_text() == '999999\n'
-    assert svc.read_pid() == p.pid
 
 
 def test_pid_file_symlink_is_not_followed(service, tmp_path):

@@ -19,8 +19,10 @@ machine's own managers (recipes/systemd.py, logrotate.py, supervisor.py), from
 the same settings; what a manager cannot express is logged, never dropped.
 """
 
+import ast
 import logging
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -92,6 +94,7 @@ class Service:
             self.settings = config.parse(raw, base=self.base)
         except config.SettingError as e:
             raise part_error(name, e.option, e.message)
+        self.check_user(self.settings['user'])
         for option in ('name', 'directory', 'pid-dir', 'log-dir'):
             options.setdefault(option, self.settings[option])
 
@@ -110,12 +113,22 @@ class Service:
         self.on_change = self.parse_on_change()
         self.publish()
 
+    def check_user(self, user):
+        """A user that does not exist fails here, not at the first start."""
+        if not user:
+            return
+        try:
+            pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        except KeyError:
+            raise part_error(self.name, 'user', 'user %r does not exist on this machine;'
+                             ' create it first or name another' % user)
+
     def parse_entry_point(self):
         program = self.options.get('program')
         entry_point = self.options.get('entry-point')
         arguments = self.options.get('arguments')
         if program is not None and entry_point is not None:
-            raise part_error(self.name, None, "give option 'program' or option"
+            raise part_error(self.name, 'entry-point', "give option 'program' or option"
                              " 'entry-point', not both")
         if program is None and entry_point is None:
             raise part_error(self.name, None, "needs option 'program' (a command line)"
@@ -135,8 +148,12 @@ class Service:
         self.argv = self.parse_argv()
         arguments = (arguments or '').strip()
         try:
-            compile('f(%s)' % arguments, 'arguments', 'eval')
+            call = ast.parse('f(%s)' % arguments, 'arguments', 'eval').body
+            whole = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
+                and call.func.id == 'f'             # not 'f()()' from ')('
         except SyntaxError:
+            whole = False
+        if not whole:
             raise part_error(self.name, 'arguments', 'expected Python arguments for the'
                              ' call, such as \'production.ini\', debug=True; got %r'
                              % arguments)
@@ -299,7 +316,7 @@ class Service:
             if values[key]:
                 directory = values[key] if key.endswith('dir') else os.path.dirname(values[key])
                 try:
-                    os.makedirs(directory, exist_ok=True)
+                    os.makedirs(directory, mode=0o755, exist_ok=True)
                 except OSError as e:
                     raise part_error(self.name, key, 'cannot create'
                                      ' %s: %s' % (directory, e.strerror))
@@ -448,7 +465,10 @@ def eggs_path(buildout, name, options, eggs=()):
     for option in ('find-links', 'index'):
         if option in options:
             eggs_options[option] = options[option]
-    _, ws = zc.recipe.egg.Eggs(buildout, name, eggs_options).working_set()
+    try:
+        _, ws = zc.recipe.egg.Eggs(buildout, name, eggs_options).working_set()
+    except zc.buildout.UserError as e:
+        raise part_error(name, 'eggs', str(e).strip().splitlines()[-1])
     path = [dist.location for dist in ws]
     pth_paths = getattr(zc.buildout.easy_install, 'get_pth_paths', lambda p: ())
     for location in list(path):
