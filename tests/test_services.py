@@ -4,6 +4,9 @@ import json
 import os
 import sys
 
+import pytest
+
+import support
 from support import alive, proc, wait_for
 
 SLEEPER = '[%(name)s]\nrecipe = buildout_script:service\nprogram = sleep 300\n'
@@ -166,6 +169,8 @@ def test_after_installs_the_dependency_first(sample):
     assert out.index('Installing db.') < out.index('Installing web.'), out
 
 
+@pytest.mark.skipif(support.PSUTIL, reason='/proc only: the psutil backend'
+                    ' (BUILDOUT_SCRIPT_PSUTIL=1) imports psutil, and psutil subprocess')
 def test_status_of_services_imports_neither_argparse_subprocess_nor_psutil(sample):
     two_services(sample)
     try:

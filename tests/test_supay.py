@@ -161,7 +161,9 @@ class Script:
 
     def run(self, action, user=None):
         """(exit code, stdout, stderr) of ``python script.py ACTION``."""
-        env = {'PYTHONPATH': str(support.ROOT), support.MARK: str(self.cleanup.tmp)}
+        env = {'PYTHONPATH': support.python_path(), support.MARK: str(self.cleanup.tmp)}
+        if support.PSUTIL:
+            env['BUILDOUT_SCRIPT_PSUTIL'] = '1'
         if user:
             argv = ['runuser', '-u', user, '--', 'env'] + [
                 '%s=%s' % kv for kv in env.items()] + [NOBODY_PYTHON]
