@@ -21,6 +21,7 @@ import time
 from . import cli
 from . import lifecycle
 from . import probe
+from . import restarts
 from . import config
 from .state import StateError
 
@@ -109,25 +110,22 @@ def _restart(settings, files, status, why):
     history = files.read_restarts()
     now = time.time()
     window = settings['restart-window']
-    recent = [t for t in history.get('restarts', []) if now - t < window]
+    decision = restarts.decide(history, settings, now)
+    recent = decision.recent
     perf = {'restarts': len(recent)}
-    if history.get('gave_up') or len(recent) >= settings['restart-limit']:
+    if decision.verdict == restarts.GAVE_UP:
         # Given up stays given up, however old the restarts: only a person's
         # ctl start (which clears this history) resumes.
-        history['gave_up'] = history.get('gave_up') or now
+        restarts.give_up(history, now)
         return _report(files, history, 'gave-up', CRITICAL,
                        '%s; gave up after %d restarts in %gs; run ctl start once it is'
                        ' fixed' % (why, settings['restart-limit'], window), perf)
-    if recent:
-        wait = settings['restart-delay'] * 2 ** (len(recent) - 1)
-        left = recent[-1] + wait - now
-        if left > 0:
-            return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
-                           '%s; next restart in %ds (restart %d of %d within %gs)'
-                           % (why, left + 0.999, len(recent) + 1,
-                              settings['restart-limit'], window), perf)
-    recent.append(now)                  # an attempt counts, even if it fails
-    history['restarts'] = recent
+    if decision.verdict == restarts.WAIT:
+        return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
+                       '%s; next restart in %ds (restart %d of %d within %gs)'
+                       % (why, decision.wait + 0.999, len(recent) + 1,
+                          settings['restart-limit'], window), perf)
+    restarts.record(history, decision, now)     # an attempt counts, even if it fails
     if status.code == lifecycle.STATUS_RUNNING:       # hung: failed its probe
         stopped = lifecycle.stop(settings, files, on_purpose=False)
         if stopped.code != 0:

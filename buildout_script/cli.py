@@ -11,6 +11,9 @@ import sys
 from . import config
 
 
+FLAGS = ('supervise',)
+
+
 class UsageError(Exception):
     pass
 
@@ -31,7 +34,11 @@ def parser(prog, description, epilog=None):
 
     p = Parser(prog=prog, description=description, epilog=epilog)
     for option in config.DEFAULTS:
-        p.add_argument('--' + option, dest=option, metavar='VALUE')
+        if option in FLAGS:         # --supervise alone means true
+            p.add_argument('--' + option, dest=option, metavar='VALUE', nargs='?',
+                           const='true')
+        else:
+            p.add_argument('--' + option, dest=option, metavar='VALUE')
     return p
 
 

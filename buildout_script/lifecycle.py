@@ -61,6 +61,9 @@ def not_started(name, error):
 def status(settings, files=None):
     """What is true now, without taking the lock."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.status(settings, files)
     name = settings['name']
     record = files.read()
     if record.pid is None:
@@ -80,6 +83,9 @@ def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.start(settings, files)
     name = settings['name']
     record = files.read()
     if record.ident is not None and process.is_running(record.ident):
@@ -130,6 +136,9 @@ def stop(settings, files=None, on_purpose=True):
     a person wanted it down, so the watchdog leaves it alone.  The caller
     holds the lock on a prepared pid dir."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.stop(settings, files, on_purpose)
     name = settings['name']
     record = files.read()
     if on_purpose:
@@ -151,6 +160,9 @@ def stop(settings, files=None, on_purpose=True):
 def restart(settings, files, only_if_running=False):
     """A person's restart: stop (not on purpose) and start again, ending the
     watchdog's give-up as start does.  The caller holds the lock."""
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.restart(settings, files, only_if_running)
     name = settings['name']
     if only_if_running and status(settings, files).code != STATUS_RUNNING:
         return Outcome(SUCCESS, '%s is not running; not restarted' % name)
@@ -168,6 +180,10 @@ def send_signal(settings, signame, done):
     """Signal the program itself (not its group: a master process decides
     what its workers get)."""
     name = settings['name']
+    if settings.get('supervise'):
+        from . import supervision
+        with locked(settings) as files:
+            supervision.adopt_if_unsupervised(settings, files)
     record = files_of(settings).read()
     if record.ident is None or not process.send(record.ident, process.signal_number(signame)):
         return Outcome(NOT_RUNNING, '%s is not running' % name)

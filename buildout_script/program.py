@@ -139,20 +139,25 @@ def program(argv):
     return argv
 
 
-def launch(settings, argv=None):
+def launch(settings, argv=None, outputs=None, extra_env=None):
     """Start the program detached from us; return its Popen.
 
+    ``outputs`` (stdout, stderr or None) are descriptors to write to instead
+    of the logs (the keeper's pipes); they are closed here either way.
     Raises LaunchError when it cannot be started at all.
     """
     argv = program(argv or settings['program'])
     account = account_of(settings['user'])
-    out_path, err_path = log_paths(settings)
-    out = open_log(out_path, account)
-    try:
-        err = open_log(err_path, account) if err_path != out_path else None
-    except LaunchError:
-        os.close(out)
-        raise
+    if outputs is not None:
+        out, err = outputs
+    else:
+        out_path, err_path = log_paths(settings)
+        out = open_log(out_path, account)
+        try:
+            err = open_log(err_path, account) if err_path != out_path else None
+        except LaunchError:
+            os.close(out)
+            raise
     extra = {}
     if account is not None:
         extra = dict(user=account.pw_uid, group=account.pw_gid,
@@ -165,7 +170,7 @@ def launch(settings, argv=None):
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
             stderr=err if err is not None else subprocess.STDOUT,
-            cwd=cwd, env=environment(settings, account),
+            cwd=cwd, env=dict(environment(settings, account), **(extra_env or {})),
             start_new_session=True, close_fds=True, **extra)
     except FileNotFoundError as e:
         if cwd and e.filename == cwd:
@@ -182,6 +187,49 @@ def launch(settings, argv=None):
         os.close(out)
         if err is not None:
             os.close(err)
+
+
+def log_pipes(settings):
+    """{log path: FIFO path}: the named pipes through which a supervised
+    program writes its logs (one when stdout and stderr share a file)."""
+    return {path: os.path.join(settings['pid-dir'], '%s.%s.fifo' % (settings['name'], which))
+            for path, which in zip(dict.fromkeys(log_paths(settings)), ('out', 'err'))}
+
+
+def open_pipe(path, account=None, reader=True):
+    """Open (making it if needed) a FIFO for reading and writing.
+
+    Read-write, so that the holder never sees EOF, and a writer never gets
+    EPIPE while nobody reads: the program's side holds it open read-write,
+    and its output waits in the pipe while no keeper runs.  The buffer is
+    raised to 1 MiB where the kernel allows, so such a wait is long.
+    The ``reader`` (the keeper) reads without blocking; the program's side
+    blocks when the pipe is full.
+    """
+    import fcntl
+    try:
+        os.mkfifo(path, 0o600)
+        if account is not None:
+            os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise LaunchError('not-configured', 'cannot make the pipe %s: %s' % (path, e.strerror))
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+                     | (os.O_NONBLOCK if reader else 0))
+    except OSError as e:
+        raise LaunchError('not-configured', 'cannot open the pipe %s: %s' % (path, e.strerror))
+    st = os.fstat(fd)
+    if not stat.S_ISFIFO(st.st_mode) or st.st_uid not in (os.geteuid(), 0) and (
+            account is None or st.st_uid != account.pw_uid):
+        os.close(fd)
+        raise LaunchError('not-configured', '%s is not our pipe; remove it' % path)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+    return fd
 
 
 def pauses(first=0.001, longest=0.05):

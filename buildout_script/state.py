@@ -6,6 +6,9 @@
                     when the holder dies, so a crash never leaves it stuck
     NAME.stopped    present while a person has stopped the service on purpose
     NAME.restarts   the watchdog's restart history (JSON)
+    NAME.keeper     in supervised mode: "keeper PID START BOOT", then what the
+                    keeper knows ("state running", "restarts 2", ...)
+    NAME.keeper.lock  flock()ed by the keeper for its whole life
 
 Every file is replaced atomically (temp file + rename) and opened without
 following symlinks, so a hostile link in the pid dir cannot redirect a write.
@@ -52,6 +55,8 @@ class ServiceFiles:
         self.lock_path = os.path.join(pid_dir, name + '.lock')
         self.stopped = os.path.join(pid_dir, name + '.stopped')
         self.restarts = os.path.join(pid_dir, name + '.restarts')
+        self.keeper = os.path.join(pid_dir, name + '.keeper')
+        self.keeper_lock = os.path.join(pid_dir, name + '.keeper.lock')
 
     # -- the pid dir --------------------------------------------------------
 
@@ -150,6 +155,37 @@ class ServiceFiles:
 
     def clear_restarts(self):
         self._remove(self.restarts)
+
+    # -- the keeper (supervised mode) ----------------------------------------------
+
+    def read_keeper(self):
+        """(Identity of the keeper, {field: text}), or (None, {}) if there
+        is no keeper record (or not one we wrote)."""
+        text = self._read(self.keeper)
+        if not text:
+            return None, {}
+        lines = text.splitlines()
+        words = lines[0].split()
+        if words[:1] != ['keeper']:
+            return None, {}
+        try:
+            ident = Identity.from_text(' '.join(words[1:]))
+        except ValueError:
+            return None, {}
+        fields = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(' ')
+            fields[key] = value
+        return ident, fields
+
+    def write_keeper(self, ident, fields):
+        lines = ['keeper %s' % (ident,)] + [
+            '%s %s' % (key, ' '.join(str(value).split()))
+            for key, value in fields.items() if value is not None]
+        self._replace(self.keeper, '\n'.join(lines) + '\n')
+
+    def clear_keeper(self):
+        self._remove(self.keeper)
 
     # -- serialising control commands -------------------------------------------
 
