@@ -72,6 +72,8 @@ def parse_args(argv, settings, prog):
 def check(settings, restart=True):
     """(code, text, perfdata, news): news is False when this trouble was
     already reported by an earlier run."""
+    if settings.get('supervise'):
+        return _check_kept(settings, restart)
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
@@ -85,6 +87,47 @@ def check(settings, restart=True):
         if since:
             return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
                 ' resumes)' % since, {}, False
+        if not restart:
+            return _report(files, files.read_restarts(), 'down', CRITICAL, why,
+                           _perf(status))
+        return _restart(settings, files, status, why)
+
+
+def _check_kept(settings, restart):
+    """A supervised service: healthy is the program ours and passing its
+    probe, and its keeper there.  A program running without its keeper is
+    adopted by a new one (WARNING); a program down while its keeper lives
+    is the keeper's to restart (it applies the same rules)."""
+    status = lifecycle.status(settings)
+    healthy, why = _healthy(settings, status)
+    if healthy and status.keeper:
+        return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+    with lifecycle.locked(settings) as files:
+        status = lifecycle.status(settings, files)
+        healthy, why = _healthy(settings, status)
+        if healthy and status.keeper:
+            return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+        since = files.stopped_on_purpose()
+        if since:
+            return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
+                ' resumes)' % since, {}, False
+        if status.state == 'running' and not status.keeper:
+            if not restart:
+                return _report(files, files.read_restarts(), 'unsupervised', WARNING,
+                               '%s without its keeper' % why, _perf(status))
+            from . import supervision
+            adopted = supervision.adopt_if_unsupervised(settings, files)
+            if adopted is None or adopted.code != 0:
+                return _report(files, files.read_restarts(), None, CRITICAL,
+                               '%s without its keeper; could not adopt it: %s' % (
+                                   why, adopted and adopted.message), _perf(status))
+            status = lifecycle.status(settings, files)
+            return _report(files, files.read_restarts(), None, WARNING,
+                           '%s; its keeper was gone, a new one (pid %s) adopted it'
+                           % (why, status.keeper), _perf(status))
+        if status.keeper and not healthy and status.state != 'running':
+            return _report(files, files.read_restarts(), 'kept-%s' % status.fields.get(
+                'state'), CRITICAL, status.message, _perf(status))
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))

@@ -376,7 +376,7 @@ class Keeper:
                    % (self.name, why, self.settings['restart-limit'],
                       self.settings['restart-window']))
         self.note(message)
-        self.terminate_leftovers(self.child)
+        self.terminate()
         self.files.clear()
         self.state = 'gave-up'
         self.save(message=message)
@@ -492,11 +492,21 @@ class Keeper:
             self.finish(0)
 
     def terminate(self):
-        """Stop what is left of the program's family (True when nothing is)."""
+        """Stop what is left of the program's family, and what it left to
+        us as the subreaper (True when nothing is left)."""
         if self.child is None:
             return True
-        return program.terminate(self.child, True, self.settings['stop-signal'],
-                                 self.settings['stop-timeout'], program.mark(self.settings))
+        mark = program.mark(self.settings)
+        done = program.terminate(self.child, True, self.settings['stop-signal'],
+                                 self.settings['stop-timeout'], mark)
+        for f in process.table():
+            if f.ppid == self.me.pid and f.state != 'Z' and process.carries(f.pid, mark):
+                orphan = process.identity(f.pid)
+                if orphan is not None:
+                    done = program.terminate(orphan, False, self.settings['stop-signal'],
+                                             self.settings['stop-timeout'], mark) and done
+        self.reap()
+        return done
 
     def terminate_leftovers(self, dead):
         """What a dead program left in its group: stopped, as before a start."""
