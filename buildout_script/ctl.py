@@ -140,6 +140,9 @@ def do_reload(settings, args):
     if not settings['reload-signal']:
         return Outcome(lifecycle.UNIMPLEMENTED, '%s: reload is not configured (set'
                        ' reload-signal); use restart' % settings['name'])
+    if settings.get('supervise') and settings['ready'] == 'notify':
+        from . import supervision           # waits for RELOADING=1 ... READY=1
+        return supervision.reload(settings)
     return lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
 
 

@@ -98,21 +98,30 @@ def start(settings, files=None):
 
     log, errlog = program.log_paths(settings)
     offsets = {path: program.log_size(path) for path in {log, errlog}}
+    listener = _notify_listener(settings)
     try:
-        proc = program.launch(settings)
+        proc = program.launch(settings, extra_env=listener and listener[1])
     except program.LaunchError as e:
+        _close_listener(listener)
         return not_started(name, e)
     ident = process.identity(proc.pid)
     try:
         files.write(ident, group=True)
         files.clear_stopped()
-        ready, detail = program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+        if listener:
+            from . import notify
+            ready, detail = notify.wait_ready(proc, listener[0], settings['start-timeout'])
+        else:
+            ready, detail = program.wait_ready(proc, settings['ready'],
+                                               settings['start-timeout'])
     except BaseException:
+        _close_listener(listener)
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
         _stop_family(settings, ident, True)
         proc.poll()
         files.clear()
         raise
+    _close_listener(listener)
     if ready:
         return Outcome(SUCCESS, '%s started (pid %d)' % (name, proc.pid), proc.pid)
     # Dead or not, what it forked may live on: stop the whole family.
@@ -211,6 +220,31 @@ def foreground(settings):
         except program.LaunchError as e:
             files.clear()
             return not_started(name, e)
+
+
+def _notify_listener(settings):
+    """``ready = notify`` without a keeper: (socket, environment) to hear
+    READY=1 on while starting, else None."""
+    if settings['ready'] != 'notify':
+        return None
+    from . import notify
+    path = notify.socket_path(settings)
+    sock = notify.bind(path)
+    account = program.account_of(settings['user'])
+    if account is not None and not path.startswith('@'):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return sock, notify.environment(path)
+
+
+def _close_listener(listener):
+    if listener:
+        path = listener[0].getsockname()
+        listener[0].close()
+        if path and not path.startswith('\0'):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _stop_family(settings, ident, group):

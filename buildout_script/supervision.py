@@ -221,3 +221,25 @@ def reopen_logs(settings, files):
                        % settings['name'])
     return Outcome(lifecycle.SUCCESS, '%s: its keeper (pid %d) reopens the logs'
                    % (settings['name'], keeper.pid))
+
+
+def reload(settings):
+    """Signal the program to reload, then wait until it says it is done
+    (RELOADING=1, then READY=1), as systemd's Type=notify-reload does."""
+    files = lifecycle.files_of(settings)
+    _, fields = files.read_keeper()
+    before = int(fields.get('reloads') or 0)
+    sent = lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
+    if sent.code != lifecycle.SUCCESS:
+        return sent
+    keeper, _ = keeper_of(files)
+    deadline = time.monotonic() + settings['start-timeout']
+    for delay in program.pauses():
+        _, fields = files.read_keeper()
+        if int(fields.get('reloads') or 0) > before:
+            return sent
+        if keeper is None or not process.is_running(keeper) or time.monotonic() > deadline:
+            return Outcome(lifecycle.FAILED, '%s: signalled (pid %d) but it did not say'
+                           ' RELOADING=1 then READY=1 within %gs' % (
+                               settings['name'], sent.pid, settings['start-timeout']))
+        time.sleep(delay)
