@@ -5,8 +5,10 @@
 
 ``ctl`` starts it as ``python -m buildout_script.keeper NAME PID_DIR`` (so
 ``ps`` says what it is and which service it keeps) and hands it the
-settings and what to do ('start' or 'adopt') as JSON on stdin; it answers
-one JSON line on stdout once the program is ready (or not), then lives on.
+settings and what to do ('start' or 'adopt') on stdin; it answers on
+stdout once the program is ready (or not), then lives on.  Both in
+``marshal`` form: the keeper stays resident, and json (with the ``re`` it
+loads) would cost it a megabyte of memory for nothing.
 
 It waits without polling: the program's pidfd, the log pipes, the notify
 socket and a signal wakeup fd, in one selector; nothing wakes it while all
@@ -20,16 +22,14 @@ restart: not counted).  Killed with -9, it leaves the program running and
 writing into its pipe; the next command starts a keeper that adopts it.
 """
 
-import json
+import marshal
 import os
 import selectors
 import signal
-import socket
 import sys
 import time
 
 from . import logfiles
-from . import notify
 from . import probe
 from . import process
 from . import program
@@ -47,6 +47,18 @@ def prctl(option, value):
         return libc.prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def trim_memory():
+    """Give back to the system what starting up left free in the heap
+    (glibc keeps it otherwise): the keeper then idles in less memory."""
+    import ctypes
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class Keeper:
@@ -93,17 +105,13 @@ class Keeper:
             fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise program.LaunchError('not-configured', 'another keeper already keeps it')
-        wake_r, wake_w = socket.socketpair()
-        wake_r.setblocking(False)
-        wake_w.setblocking(False)
-        self.wake = wake_r
-        signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-        self._wake_w = wake_w
+        self.wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
                     signal.SIGUSR2, signal.SIGCHLD):
             signal.signal(sig, lambda *_: None)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        self.selector.register(wake_r, selectors.EVENT_READ, self.on_signals)
+        self.selector.register(self.wake, selectors.EVENT_READ, self.on_signals)
         max_bytes, backups = self.settings['log-max-bytes'], self.settings['log-backups']
         self.pipes = program.log_pipes(self.settings)
         for path, fifo in self.pipes.items():
@@ -111,6 +119,7 @@ class Keeper:
             self.logs[fd] = logfiles.Log(path, max_bytes, backups, self.account)
             self.selector.register(fd, selectors.EVENT_READ, self.on_output)
         if self.settings['ready'] == 'notify' or self.settings['watchdog-timeout']:
+            from . import notify
             self.notify_path = notify.socket_path(self.settings)
             self.notify_sock = notify.bind(self.notify_path)
             if self.account is not None and not self.notify_path.startswith('@'):
@@ -130,9 +139,10 @@ class Keeper:
                    for fifo in self.pipes.values()]
         extra = {}
         if self.notify_path:
+            from . import notify
             extra = notify.environment(self.notify_path, self.settings['watchdog-timeout'])
-        self.proc = program.launch(self.settings, outputs=(outputs + [None])[:2],
-                                   extra_env=extra)
+        self.proc = program.fork_exec(self.settings, (outputs + [None])[:2], extra,
+                                      watchdog_pid=bool(self.settings['watchdog-timeout']))
         self.follow(self.proc.pid, process.identity(self.proc.pid))
         self.generation += 1
         self.ready_note = None
@@ -223,8 +233,8 @@ class Keeper:
         if self.report is not None:
             pid = self.child.pid if self.child else None
             try:
-                self.report.write(json.dumps({'code': code, 'message': message, 'pid': pid,
-                                              'keeper': self.me.pid}) + '\n')
+                self.report.write(marshal.dumps({'code': code, 'message': message,
+                                                 'pid': pid, 'keeper': self.me.pid}))
                 self.report.close()
             except OSError:
                 pass
@@ -233,6 +243,7 @@ class Keeper:
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
             os.close(devnull)
+            trim_memory()
 
     # -- events -------------------------------------------------------------------------
 
@@ -260,7 +271,7 @@ class Keeper:
 
     def on_signals(self):
         try:
-            data = self.wake.recv(256)
+            data = os.read(self.wake, 256)
         except (BlockingIOError, InterruptedError):
             return
         for number in data:
@@ -318,8 +329,9 @@ class Keeper:
         self.pidfd = None
         if self.proc is not None and self.proc.returncode is None:
             try:
-                self.proc.wait(1)
-            except Exception:
+                _, status = os.waitpid(self.proc.pid, 0)
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
                 pass
         if self.proc is not None and self.proc.returncode is not None:
             self.last_exit = program.describe_exit(self.proc.returncode)
@@ -391,6 +403,7 @@ class Keeper:
         self.set_timer(self.settings['stop-timeout'], self.kill_now)
 
     def on_notify(self):
+        from . import notify
         for pid, uid, fields in notify.receive(self.notify_sock):
             if self.child is None or pid != self.child.pid:
                 continue                # NotifyAccess=main, as systemd's default
@@ -535,11 +548,14 @@ class Keeper:
 def main(argv=None):
     """``python -m buildout_script.keeper NAME PID_DIR`` with the request on stdin."""
     os.environ.pop('NOTIFY_SOCKET', None)       # ours to give, not an outer manager's
-    report = os.fdopen(os.dup(1), 'w')
+    report = os.fdopen(os.dup(1), 'wb')
     try:
-        request = json.loads(sys.stdin.read())
-    except ValueError:
-        print('%s: expects its request as JSON on stdin (ctl starts it)' % sys.argv[0],
+        request = marshal.loads(sys.stdin.buffer.read())
+        os.environ.pop('PYTHONPATH', None)
+        if request.get('pythonpath') is not None:   # the program's, not ours
+            os.environ['PYTHONPATH'] = request['pythonpath']
+    except (ValueError, EOFError, TypeError):
+        print('%s: expects its request on stdin (ctl starts it)' % sys.argv[0],
               file=sys.stderr)
         return 2
     keeper = Keeper(request['settings'], report)

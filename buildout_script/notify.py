@@ -8,7 +8,6 @@ taken only from the process it claims to come from.  Datagrams are at most
 4096 bytes, as systemd reads them; longer ones are dropped.
 """
 
-import hashlib
 import os
 import socket
 import struct
@@ -23,6 +22,7 @@ def socket_path(settings):
     path = os.path.join(settings['pid-dir'], settings['name'] + '.notify')
     if len(os.fsencode(path)) <= 107:
         return path
+    import hashlib                  # (libcrypto: megabytes a keeper need not carry)
     return '@buildout_script/' + hashlib.sha1(os.fsencode(path)).hexdigest()[:16]
 
 

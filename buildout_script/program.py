@@ -189,6 +189,90 @@ def launch(settings, argv=None, outputs=None, extra_env=None):
             os.close(err)
 
 
+class Child:
+    """A program the keeper forked itself: its PID and, once reaped, its
+    exit code (as Popen's returncode: negative for a signal)."""
+    __slots__ = ('pid', 'returncode')
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+
+
+def fork_exec(settings, outputs, extra_env=None, watchdog_pid=False):
+    """Start the program as ``launch`` does, without ``subprocess``: for
+    the resident keeper, which should not carry threading, re and locale
+    for this one call.  The exec is confirmed through a close-on-exec pipe,
+    as Popen does, so a program that cannot run is a LaunchError here.
+    With ``watchdog_pid``, WATCHDOG_PID is the program's own PID, as
+    systemd sets it.  Returns a Child."""
+    import signal
+    argv = program(settings['program'])
+    account = account_of(settings['user'])
+    env = dict(environment(settings, account), **(extra_env or {}))
+    cwd = settings['directory']
+    out, err = outputs
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:                                        # the child, until exec
+        step = 'exec'
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                        signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out, 1)
+            os.dup2(err if err is not None else out, 2)
+            os.closerange(3, report_w)
+            os.closerange(report_w + 1, 1 << 20)
+            step = 'chdir'
+            if cwd:
+                os.chdir(cwd)
+            if settings['umask'] is not None:
+                os.umask(settings['umask'])
+            step = 'user'
+            if account is not None:
+                os.setgroups(os.getgrouplist(account.pw_name, account.pw_gid))
+                os.setgid(account.pw_gid)
+                os.setuid(account.pw_uid)
+            step = 'exec'
+            if watchdog_pid:
+                env['WATCHDOG_PID'] = '%d' % os.getpid()
+            os.execvpe(argv[0], argv, env)
+        except OSError as e:
+            os.write(report_w, ('%s %d' % (step, e.errno or 0)).encode())
+        finally:
+            os._exit(127)
+    os.close(report_w)
+    for fd in (out, err):
+        if fd is not None:
+            os.close(fd)
+    try:
+        answer = os.read(report_r, 256).decode()
+    finally:
+        os.close(report_r)
+    if not answer:
+        return Child(pid)
+    os.waitpid(pid, 0)
+    step, number = answer.split()
+    import errno
+    number = int(number)
+    if step == 'chdir':
+        if number == errno.EACCES:
+            raise LaunchError('permission', 'cannot enter the directory %s: permission'
+                              ' denied' % cwd)
+        raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
+    if step == 'user':
+        raise LaunchError('permission', 'cannot become user %r' % settings['user'])
+    if number == errno.ENOENT:
+        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+    if number == errno.EACCES:
+        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], os.strerror(number)))
+
+
 def log_pipes(settings):
     """{log path: FIFO path}: the named pipes through which a supervised
     program writes its logs (one when stdout and stderr share a file)."""

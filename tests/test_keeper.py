@@ -54,7 +54,8 @@ def test_start_runs_a_keeper_that_ps_names_and_the_program_as_its_child(kept):
     program = svc.start_ok()
     keeper = proc(keeper_pid(svc))
     assert program.ppid() == keeper.pid
-    assert keeper.cmdline()[1:] == ['-m', 'buildout_script.keeper', 'svc', str(svc.pid_dir)]
+    assert keeper.cmdline()[1:] == ['-S', '-m', 'buildout_script.keeper', 'svc',
+                                    str(svc.pid_dir)]
     assert keeper.name() == 'keep:svc'
     st = status_of(svc)
     assert st['state'] == 'running' and st['pid'] == program.pid
@@ -158,3 +159,11 @@ def test_stop_stops_what_the_program_left_to_the_subreaper(kept, tmp_path):
     orphan = program.children()[0]
     r = svc.run('stop')
     assert r.code == 0 and gone(program) and gone(orphan), r
+
+
+def test_start_of_a_missing_program_exits_5_and_leaves_no_keeper(kept, tmp_path):
+    svc = kept(support.program(str(tmp_path / 'no-such-program')))
+    r = svc.run('start')
+    assert r.code == 5 and 'program not found' in r.err, r
+    assert not svc.pid_file.exists()
+    assert svc.run('status').code == 3

@@ -122,8 +122,8 @@ def test_a_program_that_stops_pinging_its_watchdog_is_restarted(speaker):
     assert gone(first)
     st = status_of(svc)
     assert st['last-exit'] == 'killed by SIGABRT' and st['pid'] != first.pid, st
-    assert 'WATCHDOG_USEC=500000' in open('/proc/%d/environ' % st['pid']).read().replace(
-        '\0', ' ')
+    environ = open('/proc/%d/environ' % st['pid']).read().split('\0')
+    assert 'WATCHDOG_USEC=500000' in environ and 'WATCHDOG_PID=%d' % st['pid'] in environ
     svc.run('stop')
 
 
