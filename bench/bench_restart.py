@@ -25,6 +25,10 @@ reaping, its own delays, fork and exec, and the dynamic-loader/CRT startup
 of the marker (~0.1-0.3 ms, identical for every rival).  The polling rate
 does not enter the figure, since the successor stamps its own time.
 
+Rounds are interleaved: every rival is started first, then each is killed
+in turn, round after round, so that the load of a shared machine hits all
+alike.
+
 Fairness.  Supervisors throttle programs that die young: runsv sleeps 1 s
 if the service ran < 1 s; zdaemon backs off if it ran < backoff-limit
 (default 10 s; set to 1 here); supervisord's startsecs (set to 1).  Each
@@ -221,7 +225,9 @@ def wait_marker(path, not_pid=None, timeout=10.0):
 
 
 def measure_rounds(name, marker_file, rounds, settle, timeout, pid_of=None):
-    """Kill the marker rounds times; return latencies in ms.
+    """Kill the marker rounds times: a generator of latencies in ms, one
+    per round, so that main() can interleave the rivals round by round
+    (machine noise then hits all alike).
 
     pid_of: optional callable returning the program's pid as the supervisor
     reports it (used for `ours`); else the marker file's pid is used.
@@ -229,7 +235,11 @@ def measure_rounds(name, marker_file, rounds, settle, timeout, pid_of=None):
     first = wait_marker(marker_file, timeout=timeout)
     if not first:
         raise Skip(f"{name}: the program never started (no marker in {timeout}s)")
-    out, cur = [], first
+    return _rounds(name, marker_file, rounds, settle, timeout, pid_of, first)
+
+
+def _rounds(name, marker_file, rounds, settle, timeout, pid_of, first):
+    cur = first
     for i in range(rounds):
         # let the program live past every rival's "died too young" threshold
         time.sleep(max(0.0, settle - (time.monotonic_ns() - cur[0]) / 1e9))
@@ -245,9 +255,8 @@ def measure_rounds(name, marker_file, rounds, settle, timeout, pid_of=None):
         if not nxt:
             log(f"  {name}: round {i + 1}: no successor within {timeout}s")
             break
-        out.append((nxt[0] - t0) / 1e6)
+        yield (nxt[0] - t0) / 1e6
         cur = nxt
-    return out
 
 
 # --- rivals ------------------------------------------------------------------
@@ -482,7 +491,7 @@ def main():
         log(f"marker: {marker} ({kind}), rounds={a.rounds}, settle={a.settle}s, "
             f"cpus={os.cpu_count()}, kernel={os.uname().release}")
 
-        rivals = []
+        rivals, rounds = [], {}
         zd = a.zdaemon or shutil.which("zdaemon") or shutil.which("zdctl")
         rivals.append(("zdaemon", zd, "not found (--zdaemon PATH, or put it on PATH)",
                        lambda: measure_zdaemon(zd, marker, work, a)))
@@ -511,20 +520,23 @@ def main():
                 skipped[name] = why
                 log(f"{name}: skipped, {why}")
                 continue
-            log(f"{name}: measuring ...")
+            log(f"{name}: starting ...")
             try:
-                results[name] = run()
-                log(f"{name}: " + " ".join(f"{x:.2f}" for x in results[name]))
+                rounds[name] = run()
             except Skip as exc:
                 skipped[name] = str(exc)
                 log(f"{name}: skipped, {exc}")
-            finally:
-                # tear this rival down before the next one runs (quiet machine)
-                keep = [it for it in CLEAN.items if it[1] in
-                        ("temp dir", "anything left in the temp dir")]
-                CLEAN.items = [it for it in CLEAN.items if it not in keep]
-                CLEAN.run()
-                CLEAN.items = keep
+        # Rounds interleaved: one kill per rival in turn (each program still
+        # lives --settle seconds between its kills).
+        results = {name: [] for name in rounds}
+        while rounds:
+            for name, gen in list(rounds.items()):
+                try:
+                    results[name].append(next(gen))
+                except StopIteration:
+                    del rounds[name]
+        for name, xs in results.items():
+            log(f"{name}: " + " ".join(f"{x:.2f}" for x in xs))
         report(results, skipped)
     except KeyboardInterrupt:
         log("\ninterrupted; stopping everything started ...")

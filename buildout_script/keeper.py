@@ -81,6 +81,7 @@ class Keeper:
         self.status_text = None
         self.ready_note = None          # notify: 'ready' / 'reloading'
         self.reloads = 0
+        self.reopens = 0                # reopen-logs requests taken
         self.timer = None               # (monotonic time, action)
         self.deadline = None            # of a start: not ready by then = failed
         self.watchdog_due = None
@@ -297,6 +298,8 @@ class Keeper:
             elif number == signal.SIGUSR1:
                 for log in self.logs.values():
                     log.reopen()
+                self.reopens += 1
+                self.save()
             elif number == signal.SIGUSR2:
                 self.begin_restart()
 
@@ -555,6 +558,7 @@ class Keeper:
                   'generation': self.generation, 'restarts': self.restarts,
                   'last-exit': self.last_exit, 'status': self.status_text,
                   'ready': self.ready_note, 'reloads': self.reloads,
+                  'reopens': self.reopens,
                   'adopted': 'yes' if self.proc is None and self.child else None}
         fields.update(extra)
         self.files.write_keeper(self.me, fields)

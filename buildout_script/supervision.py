@@ -46,7 +46,7 @@ def status(settings, files):
     name = settings['name']
     if st.state == 'running':
         if keeper:
-            kept.message = '%s is running (pid %d, up %s; kept by pid %d, %s restarts)' % (
+            kept.message = '%s is running (pid %d, up %s; kept by pid %d, restarts: %s)' % (
                 name, st.pid, lifecycle.format_duration(st.uptime), keeper.pid,
                 fields.get('restarts', '0'))
         else:
@@ -218,12 +218,23 @@ def ask_restart(settings, files, keeper, fields):
 
 
 def reopen_logs(settings, files):
-    keeper, _ = keeper_of(files)
+    """SIGUSR1 to the keeper; returns once it has taken the request (it
+    goes on in the new file at once, or at the end of a line half written)."""
+    keeper, fields = keeper_of(files)
+    before = int(fields.get('reopens') or 0)
     if keeper is None or not process.send(keeper, process.signal_number('SIGUSR1')):
         return Outcome(lifecycle.NOT_RUNNING, '%s: no keeper runs; nothing to reopen'
                        % settings['name'])
-    return Outcome(lifecycle.SUCCESS, '%s: its keeper (pid %d) reopens the logs'
-                   % (settings['name'], keeper.pid))
+    deadline = time.monotonic() + 5
+    for delay in program.pauses():
+        _, fields = files.read_keeper()
+        if int(fields.get('reopens') or 0) > before:
+            return Outcome(lifecycle.SUCCESS, '%s: its keeper (pid %d) reopened the logs'
+                           % (settings['name'], keeper.pid))
+        if time.monotonic() > deadline or not process.is_running(keeper):
+            return Outcome(lifecycle.FAILED, '%s: its keeper (pid %d) did not answer'
+                           % (settings['name'], keeper.pid))
+        time.sleep(delay)
 
 
 def reload(settings):
