@@ -125,9 +125,12 @@ def _check_kept(settings, restart):
             return _report(files, files.read_restarts(), None, WARNING,
                            '%s; its keeper was gone, a new one (pid %s) adopted it'
                            % (why, status.keeper), _perf(status))
-        if status.keeper and not healthy and status.state != 'running':
-            return _report(files, files.read_restarts(), 'kept-%s' % status.fields.get(
-                'state'), CRITICAL, status.message, _perf(status))
+        if status.keeper and status.state != 'running':
+            if status.fields.get('state') == 'backoff':
+                return _report(files, files.read_restarts(), 'kept-backoff', CRITICAL,
+                               status.message, _perf(status))
+            return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
+                _perf(status), False
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))
