@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -113,4 +114,31 @@ def test_real_logrotate_create_with_postrotate_reopen_logs(cleanup, tmp_path):
     wait_for(lambda: len(numbers(rotated(svc.log))) >= LINES, timeout=60)
     assert len(rotated(svc.log)) == 5
     assert numbers(rotated(svc.log)) == list(range(LINES))
+    svc.run('stop')
+
+
+def test_log_shows_the_last_lines_and_follows_across_a_reopen(cleanup, tmp_path):
+    ticker = support.script(tmp_path, 'ticker.py', (
+        'import itertools, time\n'
+        'for i in itertools.count():\n'
+        '    print("tick", i, flush=True); time.sleep(0.02)\n'))
+    svc = Ctl(cleanup, tmp_path, supervise='true',
+              program=support.program(sys.executable, ticker))
+    svc.start_ok()
+    wait_for(lambda: svc.log.exists() and svc.log.read_text().count('tick') >= 5)
+    r = svc.run('log', '-n', '3')
+    assert r.code == 0 and len(r.out.splitlines()) == 3, r
+    assert all(line.startswith('tick ') for line in r.out.splitlines()), r
+    follower = svc.popen('log', '-n', '0', '-f')
+    wait_for(lambda: str(svc.log) in support.open_fds(follower.pid).values())
+    os.rename(svc.log, svc.log.with_name('svc.log.old'))
+    assert svc.run('reopen-logs').code == 0
+    wait_for(lambda: svc.log.exists() and svc.log.read_text().count('tick') >= 5)
+    follower.send_signal(signal.SIGINT)
+    out, _ = follower.communicate(timeout=10)
+    ticks = [int(line.split()[1]) for line in out.splitlines()]
+    assert len(ticks) >= 5 and ticks == list(range(ticks[0], ticks[0] + len(ticks)))
+    assert ticks[-1] > int(svc.log.read_text().split()[1])     # into the new file
+    r = svc.run('log', '-n', 'x')
+    assert r.code == 2 and '-n needs a number' in r.err, r
     svc.run('stop')
