@@ -464,7 +464,8 @@ class Keeper:
         if facts is None or pid == self.child.pid or facts.ppid not in (
                 self.me.pid, self.child.pid):
             return
-        self.proc = None if facts.ppid != self.me.pid else self.proc
+        # Our child (its exit status will be ours to reap), or not.
+        self.proc = program.Child(pid) if facts.ppid == self.me.pid else None
         self.follow(pid, process.identity(pid))
         self.files.write(self.child, group=facts.pgid == pid)
         self.note('following MAINPID=%d' % pid)
