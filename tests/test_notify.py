@@ -41,6 +41,14 @@ elif mode == "reload":
         notify("READY=1\\nSTATUS=reloaded")
     signal.signal(signal.SIGHUP, reload)
     notify("READY=1")
+elif mode == "mainpid":
+    child = os.fork()
+    if child == 0:
+        time.sleep(300)
+        os._exit(0)
+    notify("MAINPID=%d\\nREADY=1" % child)
+    time.sleep(0.3)
+    sys.exit(0)
 elif mode == "stopping":
     notify("READY=1")
     time.sleep(0.2)
@@ -144,3 +152,16 @@ def test_stopping_1_then_exit_is_not_restarted(speaker):
     wait_for(lambda: gone(program))
     wait_for(lambda: svc.run('status').code == 3)
     assert 'STOPPING=1' in svc.log.read_text()
+
+
+def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
+    svc = speaker('mainpid')
+    main = svc.start_ok()                   # already the process it named
+    st = status_of(svc)
+    assert st['pid'] == main.pid and 'MAINPID=%d' % main.pid in svc.log.read_text()
+    assert wait_for(lambda: main.ppid() == st['keeper'])   # its parent exited: ours
+    st = status_of(svc)
+    assert st['state'] == 'running' and st['restarts'] == 0 and st['pid'] == main.pid, st
+    r = svc.run('stop')
+    assert r.code == 0 and 'stopped (pid %d)' % main.pid in r.out, r
+    assert gone(main)
