@@ -139,25 +139,21 @@ def program(argv):
     return argv
 
 
-def launch(settings, argv=None, outputs=None, extra_env=None):
+def launch(settings, argv=None, extra_env=None):
     """Start the program detached from us; return its Popen.
 
-    ``outputs`` (stdout, stderr or None) are descriptors to write to instead
-    of the logs (the keeper's pipes); they are closed here either way.
+    ``extra_env`` is added to its environment (NOTIFY_SOCKET).
     Raises LaunchError when it cannot be started at all.
     """
     argv = program(argv or settings['program'])
     account = account_of(settings['user'])
-    if outputs is not None:
-        out, err = outputs
-    else:
-        out_path, err_path = log_paths(settings)
-        out = open_log(out_path, account)
-        try:
-            err = open_log(err_path, account) if err_path != out_path else None
-        except LaunchError:
-            os.close(out)
-            raise
+    out_path, err_path = log_paths(settings)
+    out = open_log(out_path, account)
+    try:
+        err = open_log(err_path, account) if err_path != out_path else None
+    except LaunchError:
+        os.close(out)
+        raise
     extra = {}
     if account is not None:
         extra = dict(user=account.pw_uid, group=account.pw_gid,
