@@ -11,7 +11,18 @@ import sys
 from . import config
 
 
-FLAGS = ('supervise',)
+FLAGS = ('--supervise',)
+WORDS = ('true', 'false', 'yes', 'no', 'on', 'off', '1', '0')
+
+
+def flags_spelled_out(argv):
+    """``--supervise`` alone means ``--supervise=true`` (and never takes
+    the next word, say an action, for its value)."""
+    argv = list(argv)
+    for i, word in enumerate(argv):
+        if word in FLAGS and (i + 1 == len(argv) or argv[i + 1].lower() not in WORDS):
+            argv[i] = word + '=true'
+    return argv
 
 
 class UsageError(Exception):
@@ -34,18 +45,14 @@ def parser(prog, description, epilog=None):
 
     p = Parser(prog=prog, description=description, epilog=epilog)
     for option in config.DEFAULTS:
-        if option in FLAGS:         # --supervise alone means true
-            p.add_argument('--' + option, dest=option, metavar='VALUE', nargs='?',
-                           const='true')
-        else:
-            p.add_argument('--' + option, dest=option, metavar='VALUE')
+        p.add_argument('--' + option, dest=option, metavar='VALUE')
     return p
 
 
 def parse(p, argv, settings):
     """(settings, namespace): rendered settings with the command line's
     options parsed over them.  Raises UsageError or SettingError."""
-    ns = p.parse_args(argv)
+    ns = p.parse_args(flags_spelled_out(argv))
     given = {o: vars(ns)[o] for o in config.DEFAULTS if vars(ns)[o] is not None}
     if settings is None:
         if 'name' not in given:

@@ -167,3 +167,13 @@ def test_start_of_a_missing_program_exits_5_and_leaves_no_keeper(kept, tmp_path)
     assert r.code == 5 and 'program not found' in r.err, r
     assert not svc.pid_file.exists()
     assert svc.run('status').code == 3
+
+
+def test_supervise_alone_on_the_command_line_means_true(cleanup, tmp_path):
+    svc = Ctl(cleanup, tmp_path, program=support.program('sleep', '300'))
+    argv = svc.argv() + ['--supervise', 'start']
+    done = subprocess.run(argv, env=svc.env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and 'kept by pid' in done.stdout, done
+    done = subprocess.run(svc.argv() + ['--supervise', 'stop'], env=svc.env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and 'stopped' in done.stdout, done

@@ -129,16 +129,23 @@ def test_log_shows_the_last_lines_and_follows_across_a_reopen(cleanup, tmp_path)
     r = svc.run('log', '-n', '3')
     assert r.code == 0 and len(r.out.splitlines()) == 3, r
     assert all(line.startswith('tick ') for line in r.out.splitlines()), r
-    follower = svc.popen('log', '-n', '0', '-f')
-    wait_for(lambda: str(svc.log) in support.open_fds(follower.pid).values())
-    os.rename(svc.log, svc.log.with_name('svc.log.old'))
+    followed = tmp_path / 'followed'
+    with open(followed, 'w') as out:
+        follower = cleanup.popen(svc.argv('log', '-n', '0', '-f'), env=svc.env(), stdout=out)
+
+    def ticks():                            # complete lines only
+        text = followed.read_text()
+        return [int(line.split()[1]) for line in text[:text.rfind('\n') + 1].splitlines()]
+    wait_for(lambda: len(ticks()) >= 3)
+    old = svc.log.with_name('svc.log.old')
+    os.rename(svc.log, old)
     assert svc.run('reopen-logs').code == 0
-    wait_for(lambda: svc.log.exists() and svc.log.read_text().count('tick') >= 5)
+    wait_for(lambda: ticks() and ticks()[-1] >= int(old.read_text().split()[-1]) + 5)
     follower.send_signal(signal.SIGINT)
-    out, _ = follower.communicate(timeout=10)
-    ticks = [int(line.split()[1]) for line in out.splitlines()]
-    assert len(ticks) >= 5 and ticks == list(range(ticks[0], ticks[0] + len(ticks)))
-    assert ticks[-1] > int(svc.log.read_text().split()[1])     # into the new file
+    assert follower.wait(timeout=10) == 0
+    seen = ticks()
+    assert seen == list(range(seen[0], seen[0] + len(seen)))      # nothing missed
+    assert seen[-1] > int(old.read_text().split()[-1])              # into the new file
     r = svc.run('log', '-n', 'x')
     assert r.code == 2 and '-n needs a number' in r.err, r
     svc.run('stop')
