@@ -5,8 +5,10 @@ Standard library only.  Steps, each safe to repeat:
 
 1. make a virtual environment ``.venv/`` beside this file with the Python
    that runs this script (reused when it already works);
-2. ``pip install`` zc.buildout >= 6 (and the pip, setuptools and wheel it
-   needs) into it, using pip's own configuration for the package index;
+2. ``pip install`` zc.buildout and what it runs on (pip, setuptools, wheel,
+   packaging, platformdirs) into it, at the versions pinned in the
+   ``[versions]`` section of ``buildout.cfg`` (``bin/buildout`` checks the
+   same pins), using pip's own configuration for the package index;
 3. ``.venv/bin/buildout bootstrap``, which writes ``bin/buildout``;
 4. ``bin/buildout`` (extra arguments to this script are passed on to it,
    e.g. ``python3 bootstrap.py -N`` or ``python3 bootstrap.py -c other.cfg``).
@@ -14,6 +16,7 @@ Standard library only.  Steps, each safe to repeat:
 Any failing step prints one line ``bootstrap.py: error: ...`` on stderr and
 exits non-zero.
 """
+import configparser
 import os
 import subprocess
 import sys
@@ -24,9 +27,12 @@ VENV = os.path.join(HERE, '.venv')
 VENV_PYTHON = os.path.join(VENV, 'bin', 'python')
 VENV_BUILDOUT = os.path.join(VENV, 'bin', 'buildout')
 BIN_BUILDOUT = os.path.join(HERE, 'bin', 'buildout')
+BUILDOUT_CFG = os.path.join(HERE, 'buildout.cfg')
 
-# zc.buildout 6 itself asks for pip >= 25 and setuptools >= 75.8.2.
-REQUIREMENTS = ['pip>=25', 'setuptools>=75.8.2', 'wheel', 'zc.buildout>=6']
+# What goes into .venv/: zc.buildout and its own dependencies, pip first
+# (installed on its own before the rest).
+PROJECTS = ['pip', 'setuptools', 'wheel', 'packaging', 'platformdirs',
+            'zc.buildout']
 
 
 class StepFailed(Exception):
@@ -47,6 +53,33 @@ def run(step, argv, **kw):
         raise StepFailed('%s failed (exit code %d): %s' % (
             step, result.returncode, ' '.join(argv)))
     return result
+
+
+def pinned_versions():
+    """{lower-case name: version} from [versions] of buildout.cfg, with
+    [versions:pythonXY] (buildout's conditional section for Python X.Y)
+    applied on top when XY is this Python."""
+    config = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        config.read(BUILDOUT_CFG, encoding='utf-8')
+    except configparser.Error as e:
+        raise StepFailed('cannot read %s: %s' % (BUILDOUT_CFG, e))
+    versions = {}
+    here = 'versions:python%d%d' % sys.version_info[:2]
+    for section in ('versions', here):
+        if config.has_section(section):
+            versions.update(config.items(section))
+    return versions
+
+
+def requirements():
+    """``name==version`` for each of PROJECTS, as buildout.cfg pins them."""
+    versions = pinned_versions()
+    missing = [name for name in PROJECTS if name.lower() not in versions]
+    if missing:
+        raise StepFailed('%s: [versions] pins no version for %s'
+                         % (BUILDOUT_CFG, ', '.join(missing)))
+    return ['%s==%s' % (name, versions[name.lower()]) for name in PROJECTS]
 
 
 def venv_works():
@@ -97,14 +130,15 @@ def installed(requirements):
 
 
 def install_buildout():
-    if installed(REQUIREMENTS):
+    wanted = requirements()
+    if installed(wanted):
         say('zc.buildout already installed in %s' % VENV)
         return
     pip = [VENV_PYTHON, '-m', 'pip', 'install', '--disable-pip-version-check']
-    say('installing %s' % ', '.join(REQUIREMENTS))
-    # pip first on its own, so the newer pip installs the rest.
-    run('upgrading pip in the virtual environment', pip + ['pip>=25'])
-    run('installing zc.buildout', pip + REQUIREMENTS)
+    say('installing %s' % ', '.join(wanted))
+    # pip first on its own, so the pinned pip installs the rest.
+    run('installing pip in the virtual environment', pip + wanted[:1])
+    run('installing zc.buildout', pip + wanted)
 
 
 def main(argv):

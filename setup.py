@@ -53,6 +53,9 @@ setup(
         'test': [
             'pytest',
             'zope.testing',
+            # its own parser loads our supervisord includes in the tests
+            'supervisor',
+            'gunicorn',     # tests/test_gunicorn.py: an entry point that reads sys.argv
         ],
     },
     entry_points={
@@ -60,6 +63,7 @@ setup(
             'default = buildout_script.recipes.script:Script',
             'template = buildout_script.recipes.script:Template',
             'service = buildout_script.recipes.service:Service',
+            'services = buildout_script.recipes.services:Services',
         ],
         'zc.buildout.uninstall': [
             'service = buildout_script.recipes.service:uninstall',

@@ -32,18 +32,22 @@ WORDS = {OK: 'OK', WARNING: 'WARNING', CRITICAL: 'CRITICAL', UNKNOWN: 'UNKNOWN'}
 def main(argv=None, settings=None):
     prog = cli.program_name('check')
     argv = sys.argv[1:] if argv is None else argv
+    getattr(sys.stdout, 'reconfigure', lambda **kw: None)(
+        errors='backslashreplace')                      # a path that is not UTF-8
     try:
-        settings, verbose, restart = parse_args(argv, settings, prog)
+        settings, verbose, restart, timeout = parse_args(argv, settings, prog)
     except (cli.UsageError, config.SettingError) as e:
         where = '--%s: ' % e.option if isinstance(e, config.SettingError) else ''
         print('%s UNKNOWN - %s%s' % (prog, where, e))
         return UNKNOWN
     try:
-        code, text, perf, news = check(settings, restart)
+        code, text, perf, news = check_within(timeout, settings, restart)
     except StateError as e:
         code, text, perf, news = UNKNOWN, str(e), {}, True
     except KeyboardInterrupt:
         code, text, perf, news = UNKNOWN, 'interrupted', {}, True
+    except TimedOut:
+        code, text, perf, news = UNKNOWN, 'timed out after %gs (-t)' % timeout, {}, True
     except Exception as e:              # a watchdog must answer, never crash
         code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
             e.__class__.__name__, e), {}, True
@@ -58,15 +62,76 @@ def main(argv=None, settings=None):
 
 
 def parse_args(argv, settings, prog):
-    """(settings, verbose, restart) from the command line."""
-    if settings is not None and set(argv) <= {'-v', '--verbose', '--no-restart'}:
-        return settings, bool({'-v', '--verbose'} & set(argv)), '--no-restart' not in argv
-    p = cli.parser(prog, __doc__.split('\n')[0])
+    """(settings, verbose, restart, timeout) from the command line; the
+    flags cron and a monitoring system pass are read without argparse."""
+    quick = _quick_flags(argv) if settings is not None else None
+    if quick is not None:
+        return (settings,) + quick
+    p = cli.parser(prog, '%s [-v] [--no-restart] [-t SECONDS] [--OPTION VALUE ...]' % prog,
+                   '%s: the watchdog of %s, for cron and\nmonitoring systems: is it'
+                   ' up?  If not, start it (unless a person stopped it).\n\n'
+                   'exit codes (Monitoring Plugins):\n%s' % (
+                       prog, cli.service_words(settings), cli.describe(EXIT_CODES)),
+                   'Silent while healthy unless --verbose; each trouble is said once,\n'
+                   'so cron mails only news.', version_flags=('-V', '--version'))
     p.add_argument('-v', '--verbose', action='store_true',
                    help='always print the status line (for Nagios, Icinga)')
     p.add_argument('--no-restart', action='store_true', help='only report')
+    p.add_argument('-t', '--timeout', metavar='SECONDS', help='end with UNKNOWN if the'
+                   ' check takes longer (a restart it began is undone)')
     settings, ns = cli.parse(p, argv, settings)
-    return settings, ns.verbose, not ns.no_restart
+    timeout = None if ns.timeout is None else config.parse_seconds('timeout', ns.timeout)
+    return settings, ns.verbose, not ns.no_restart, timeout
+
+
+EXIT_CODES = [
+    ('0 OK', 'running (silent unless --verbose)'),
+    ('1 WARNING', 'it was down and this check restarted it'),
+    ('2 CRITICAL', 'down and not restarted (start failed, backing off, gave up,'
+                   ' or --no-restart)'),
+    ('3 UNKNOWN', 'the check could not tell (bad arguments, state files, timeout)'),
+]
+
+
+def _quick_flags(argv):
+    """(verbose, restart, timeout) when argv holds only -v, --verbose,
+    --no-restart and -t/--timeout SECONDS; None for anything else."""
+    verbose, restart, timeout = False, True, None
+    words = iter(argv)
+    for word in words:
+        if word in ('-v', '--verbose'):
+            verbose = True
+        elif word == '--no-restart':
+            restart = False
+        elif word in ('-t', '--timeout') or word.startswith('--timeout='):
+            value = word.partition('=')[2] if '=' in word else next(words, None)
+            if value is None:
+                return None
+            timeout = config.parse_seconds('timeout', value)
+        else:
+            return None
+    return verbose, restart, timeout
+
+
+class TimedOut(BaseException):
+    """-t ran out: a BaseException, like KeyboardInterrupt, so that a start
+    in progress undoes itself on the way out."""
+
+
+def check_within(timeout, settings, restart):
+    """check(), raising TimedOut after ``timeout`` seconds (None: no limit)."""
+    if not timeout:
+        return check(settings, restart)
+    import signal
+
+    def ring(signum, frame):
+        raise TimedOut()
+    signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return check(settings, restart)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def check(settings, restart=True):
@@ -77,7 +142,7 @@ def check(settings, restart=True):
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
-        return OK, why, _perf(status), False
+        return _healthy_outcome(settings, status, why)
     with lifecycle.locked(settings) as files:
         status = lifecycle.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
@@ -90,7 +155,42 @@ def check(settings, restart=True):
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))
-        return _restart(settings, files, status, why)
+        return _tolerated(settings, files, status, why) or _restart(
+            settings, files, status, why)
+
+
+def _healthy_outcome(settings, status, why):
+    """OK; but a run of failed probes ends here, and a program still on
+    the settings it was started with is said once, as a WARNING."""
+    if settings['check'] and settings.get('check-failures', 1) > 1 \
+            and lifecycle.files_of(settings).read_failures():
+        with lifecycle.locked(settings) as files:
+            files.write_failures(0)
+    if status.changed:
+        with lifecycle.locked(settings) as files:
+            topic = 'old-settings %s %s' % (status.pid, ' '.join(status.changed))
+            return _report(files, files.read_restarts(), topic, WARNING,
+                           '%s with old settings; restart to apply (changed: %s)'
+                           % (why, ', '.join(status.changed)), _perf(status))
+    return OK, why, _perf(status), False
+
+
+def _tolerated(settings, files, status, why):
+    """The report while failed probes are fewer than ``check-failures``
+    in a row (the program runs, so one slow answer is no reason to restart
+    it); None when it is time to act.  Said with --verbose only."""
+    needed = settings.get('check-failures', 1)
+    if status.code != lifecycle.STATUS_RUNNING or needed <= 1:
+        return None
+    count = files.read_failures() + 1
+    if count >= needed:
+        files.write_failures(0)
+        return None
+    files.write_failures(count)
+    perf = _perf(status)
+    perf['failures'] = count
+    return WARNING, '%s; failure %d of %d before a restart' % (why, count, needed), \
+        perf, False
 
 
 def _check_kept(settings, restart):
@@ -142,7 +242,11 @@ def _healthy(settings, status):
     if status.state == 'stopped':
         return False, 'not running'
     if status.state == 'dead':
+        if status.pid is None:
+            return False, 'dead (its PID file holds no PID)'
         return False, 'dead (pid %d is gone)' % status.pid
+    if status.state == 'starting':
+        return True, 'starting (pid %d)' % status.pid
     if settings['check']:
         ok, detail = probe.run(settings['check'], settings['check-timeout'])
         if not ok:

@@ -21,6 +21,7 @@ DEFAULTS = {
     'stdout': None,
     'stderr': None,
     'environment': '',
+    'environment-file': None,
     'umask': None,
     'user': None,
     'start-timeout': '10',
@@ -37,6 +38,7 @@ DEFAULTS = {
     'log-max-bytes': '50MB',
     'log-backups': '10',
     'watchdog-timeout': None,
+    'check-failures': '1',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -87,12 +89,21 @@ def parse_option(option, text, base, settings):
         return name
     if option == 'program':
         return parse_program(text)
-    if option in ('directory', 'pid-dir', 'log-dir'):
+    if option in ('pid-dir', 'log-dir'):
+        if text is None or not str(text).strip():
+            raise SettingError(option, 'is empty; give a directory (default %s)'
+                               % DEFAULTS[option])
+        return _path(text, base)
+    if option == 'directory':
         return _path(text, base) if text else None
     if option in ('stdout', 'stderr'):
         return _path(text, settings.get('log-dir') or base) if text else None
     if option == 'environment':
         return parse_environment(text)
+    if option == 'environment-file':
+        return _path(text, base) if text and text.strip() else None
+    if option == 'check-failures':
+        return parse_positive(option, text)
     if option == 'umask':
         return parse_umask(text)
     if option == 'user':
@@ -206,9 +217,19 @@ def parse_count(option, text):
     return value
 
 
+def parse_positive(option, text):
+    value = parse_count(option, text)
+    if value < 1:
+        raise SettingError(option, 'expected a whole number >= 1, got %r' % text)
+    return value
+
+
 def parse_signal(option, text):
-    """A signal by name (TERM, SIGTERM) or number; kept as its name."""
+    """A signal by name (TERM, SIGTERM) or number; kept as its name.
+    Only reload-signal may be empty (no reload)."""
     if text is None or str(text).strip() == '':
+        if option != 'reload-signal':
+            raise SettingError(option, 'is empty; give a signal such as TERM')
         return None
     import signal
     word = str(text).strip().lstrip('-').upper()

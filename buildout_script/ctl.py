@@ -22,50 +22,135 @@ ACTIONS = ('start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload',
 
 def main(argv=None, settings=None):
     prog = cli.program_name('ctl')
+    argv = sys.argv[1:] if argv is None else argv
+    for stream in (sys.stdout, sys.stderr):     # a path that is not UTF-8
+        getattr(stream, 'reconfigure', lambda **kw: None)(errors='backslashreplace')
+    as_json = '--json' in argv and 'status' in argv
     try:
-        settings, action, args, as_json = parse_args(
-            sys.argv[1:] if argv is None else argv, settings, prog)
+        settings, action, args, as_json = parse_args(argv, settings, prog)
     except cli.UsageError as e:
-        print('%s: %s' % (prog, e), file=sys.stderr)
-        return lifecycle.BAD_ARGS
+        message = str(e) if isinstance(e, cli.Usage) else '%s: %s' % (prog, e)
+        return fail(settings, as_json, lifecycle.BAD_ARGS, message)
     except config.SettingError as e:
-        print('%s: --%s: %s' % (prog, e.option, e.message), file=sys.stderr)
-        return lifecycle.BAD_ARGS
+        return fail(settings, as_json, lifecycle.BAD_ARGS,
+                    '%s: --%s: %s' % (prog, e.option, e.message))
+    as_json = as_json and action == 'status'
+    if action not in ('status', 'pid', 'spawn'):
+        interrupt_on_signals()
     try:
         return run(action, settings, args, as_json)
     except StateError as e:
-        print('%s: %s' % (settings['name'], e), file=sys.stderr)
         if e.permission:
-            return lifecycle.NO_PRIVILEGE
-        if action == 'status':
-            return lifecycle.STATUS_UNKNOWN
-        return lifecycle.NOT_CONFIGURED if e.configuration else lifecycle.FAILED
+            code = lifecycle.NO_PRIVILEGE
+        elif action in ('status', 'pid', 'kill', 'reload'):
+            code = lifecycle.STATUS_UNKNOWN      # as status says: we cannot tell
+        else:
+            code = lifecycle.NOT_CONFIGURED if e.configuration else lifecycle.FAILED
+        return fail(settings, as_json, code, '%s: %s' % (settings['name'], e))
     except PermissionError as e:
         what = 'on %s' % e.filename if e.filename else 'to signal its processes'
-        print('%s: permission denied %s (run as the user that owns the service, or as'
-              ' root)' % (settings['name'], what), file=sys.stderr)
-        return lifecycle.NO_PRIVILEGE
+        return fail(settings, as_json, lifecycle.NO_PRIVILEGE,
+                    '%s: permission denied %s (run as the user that owns the service, or'
+                    ' as root)' % (settings['name'], what))
     except KeyboardInterrupt:
-        print('%s: interrupted' % settings['name'], file=sys.stderr)
-        return lifecycle.FAILED
+        return fail(settings, as_json, lifecycle.FAILED, '%s: interrupted' % settings['name'])
+
+
+def fail(settings, as_json, code, message):
+    """Say an error: one line on stderr, or for ``status --json`` as JSON."""
+    if as_json:
+        import json
+        print(json.dumps({'name': settings['name'] if settings else None, 'state': 'unknown',
+                          'pid': None, 'uptime': None, 'code': code, 'error': message}))
+    else:
+        print(message, file=sys.stderr)
+    return code
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP to ctl: cleaned up after as Ctrl-C is."""
+
+
+def interrupt_on_signals():
+    import signal
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def parse_args(argv, settings, prog):
-    """(settings, action, action arguments, --json) from the command line."""
+    """(settings, action, action arguments, --json) from the command line.
+
+    A generated script's plain ``ACTION [ARG ...]`` (and a mistyped action)
+    is read without argparse: ``status`` stays as fast as it can be."""
     words = [a for a in argv if a != '--json']
-    if settings is not None and words and words[0] in ACTIONS and not any(
-            w.startswith('--') for w in words):
-        return settings, words[0], words[1:], len(words) < len(argv)
+    if settings is not None and words and not any(
+            w.startswith('--') or w == '-h' for w in words):
+        if words[0] in ACTIONS:
+            return settings, words[0], words[1:], len(words) < len(argv)
+        if not words[0].startswith('-'):
+            raise cli.unknown('action', words[0], ACTIONS, ', '.join(ACTIONS))
+    if not argv:
+        raise cli.Usage(usage(prog, settings, ' (--help says more)'))
     tail = []
     if 'log' in argv:                   # its -n N and -f are its own
         at = argv.index('log') + 1
         argv, tail = argv[:at], argv[at:]
-    p = cli.parser(prog, __doc__.split('\n')[0], 'actions: ' + ', '.join(ACTIONS))
-    p.add_argument('--json', action='store_true', help='status as JSON')
-    p.add_argument('action', choices=ACTIONS, metavar='ACTION')
-    p.add_argument('args', nargs='*', metavar='ARG')
+    import argparse
+    p = cli.parser(prog, usage(prog, settings)[len('usage: '):], help_text(prog, settings),
+                   EXIT_CODES)
+    p.add_argument('--json', action='store_true', help='status: print it as JSON')
+    p.add_argument('action', nargs='?', help=argparse.SUPPRESS)
+    p.add_argument('args', nargs='*', help=argparse.SUPPRESS)
     settings, ns = cli.parse(p, argv, settings)
+    if ns.action is None:
+        raise cli.Usage(usage(prog, settings, ' (--help says more)'))
+    if ns.action not in ACTIONS:
+        raise cli.unknown('action', ns.action, ACTIONS, ', '.join(ACTIONS))
     return settings, ns.action, ns.args + tail, ns.json
+
+
+# What --help says of each action: (its arguments, what it does), one line each.
+ACTION_HELP = {
+    'start': ('', 'start it unless it runs; wait until it is ready'),
+    'stop': ('', 'stop it and whatever it left behind'),
+    'restart': ('', 'stop it, then start it'),
+    'try-restart': ('', 'restart it if it runs; if not, do nothing'),
+    'reload': ('', 'send it its reload-signal (exit 3: none is set)'),
+    'force-reload': ('', 'reload if a reload-signal is set, else try-restart'),
+    'status': ('', 'say whether it runs: exit 0 running, 1 dead but PID file'
+                   ' exists, 3 not running, 4 unknown'),
+    'pid': ('', 'print its PID; the exit codes of status'),
+    'kill': ('SIGNAL', 'send SIGNAL to the program (exit 7: not running)'),
+    'foreground': ('', 'run it attached to this terminal, for debugging'),
+    'spawn': ('SECONDS [ARG ...]', 'run an extra, untracked copy, stopped after'
+                                   ' SECONDS'),
+    'reopen-logs': ('', 'supervised: reopen the logs (for logrotate create)'),
+    'log': ('[-n N] [-f]', 'print the last N lines of the log (10); -f: follow it'),
+}
+
+EXIT_CODES = ('Exit codes (LSB init scripts): 0 done, 1 failed, 2 bad arguments,\n'
+              '3 unimplemented, 4 insufficient privilege, 5 program not installed,\n'
+              '6 not configured, 7 not running; status has its own, above.')
+
+
+def usage(prog, settings, tail=''):
+    """The one usage line, naming every action."""
+    name = '--name NAME ' if settings is None else ''
+    return 'usage: %s %s[--OPTION VALUE ...] {%s} [ARG ...]%s' % (
+        prog, name, ','.join(ACTIONS), tail)
+
+
+def help_text(prog, settings):
+    """The top of --help: what this command is for, then its actions."""
+    actions = []
+    for action in ACTIONS:
+        args, text = ACTION_HELP.get(action, ('', ''))
+        actions.append(((action + ' ' + args).strip(), text))
+    return '%s: control %s, with the exit codes of LSB init scripts.\n\nactions:\n%s' % (
+        prog, cli.service_words(settings), cli.describe(actions))
 
 
 def run(action, settings, args, as_json=False):

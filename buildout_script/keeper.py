@@ -101,7 +101,7 @@ class Keeper:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         import fcntl
         self.files.prepare()
-        self.lock = self.files._open(self.files.keeper_lock, os.O_RDWR | os.O_CREAT)
+        self.lock = self.files.open_keeper_lock()
         try:
             fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -10,9 +10,10 @@ Each function returns an Outcome: an LSB exit code and the one line to say.
 import os
 import sys
 
+from . import fingerprint
 from . import process
 from . import program
-from .state import ServiceFiles
+from .state import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
 SUCCESS, FAILED, BAD_ARGS, UNIMPLEMENTED = 0, 1, 2, 3
@@ -32,12 +33,14 @@ class Outcome:
 
 
 class Status:
-    """``state`` is 'running', 'dead' or 'stopped'; ``code`` the LSB status."""
-    __slots__ = ('code', 'state', 'pid', 'uptime', 'message')
+    """``state`` is 'running', 'starting' (waiting for ready), 'dead' or
+    'stopped'; ``code`` the LSB status."""
+    __slots__ = ('code', 'state', 'pid', 'uptime', 'message', 'changed')
 
-    def __init__(self, code, state, pid, uptime, message):
+    def __init__(self, code, state, pid, uptime, message, changed=None):
         self.code, self.state, self.pid = code, state, pid
         self.uptime, self.message = uptime, message
+        self.changed = changed      # settings changed since start: their names
 
     def __repr__(self):
         return '<Status %s pid=%s code=%d>' % (self.state, self.pid, self.code)
@@ -49,8 +52,26 @@ def files_of(settings):
 
 def locked(settings):
     """``with lifecycle.locked(settings) as files:`` the one step before any
-    change: the pid dir prepared, the service's lock held."""
-    return files_of(settings).locked()
+    change: the pid dir prepared, the service's lock held (waiting for it
+    at most lock_wait(settings) seconds)."""
+    return files_of(settings).locked(lock_wait(settings))
+
+
+KILL_WAIT = 5.0     # how long terminate waits after KILL
+
+
+def lock_wait(settings):
+    """The longest another command may hold the lock (a restart by the
+    check: its probe, the stop schedule, KILL, the start), and 10s more.
+    BUILDOUT_SCRIPT_LOCK_WAIT (seconds) overrides it."""
+    given = os.environ.get('BUILDOUT_SCRIPT_LOCK_WAIT')
+    if given:
+        try:
+            return max(0.0, float(given))
+        except ValueError:
+            pass
+    return (settings['check-timeout'] + settings['stop-timeout'] + KILL_WAIT
+            + settings['start-timeout'] + 10.0)
 
 
 def not_started(name, error):
@@ -66,6 +87,10 @@ def status(settings, files=None):
         return supervision.status(settings, files)
     name = settings['name']
     record = files.read()
+    if record.torn:
+        return Status(STATUS_DEAD, 'dead', None, None,
+                      '%s is not running, but its PID file %s holds no PID (cut short by'
+                      ' a crash?); the next start replaces it' % (name, files.pid))
     if record.pid is None:
         since = files.stopped_on_purpose()
         why = ' (stopped on purpose at %s)' % since if since else ''
@@ -75,6 +100,17 @@ def status(settings, files=None):
                       '%s is not running, but its PID file %s names pid %d'
                       % (name, files.pid, record.pid))
     up = process.uptime(record.ident)
+    starter = files.starting_for(record.pid)
+    if starter is not None and process.is_running(starter):
+        return Status(STATUS_RUNNING, 'starting', record.pid, up,
+                      '%s is starting (pid %d, waiting for %s)'
+                      % (name, record.pid, settings['ready']))
+    changed = fingerprint.changes(settings, files.read_settings())
+    if changed:
+        return Status(STATUS_RUNNING, 'running', record.pid, up,
+                      '%s is running with old settings; restart to apply (pid %d, up %s;'
+                      ' changed: %s)' % (name, record.pid, format_duration(up),
+                                         ', '.join(changed)), changed)
     return Status(STATUS_RUNNING, 'running', record.pid, up,
                   '%s is running (pid %d, up %s)' % (name, record.pid, format_duration(up)))
 
@@ -93,6 +129,10 @@ def start(settings, files=None):
         return Outcome(SUCCESS, '%s is already running (pid %d)' % (name, record.pid),
                        record.pid)
     if not _clear_leftovers(settings, files, record):
+        if record.pid is None:
+            return Outcome(FAILED, '%s not started: what an earlier start left behind'
+                           ' survives KILL; see ps -e -o pid,args --sort=start_time and'
+                           ' look for %s' % (name, program.mark(settings)))
         return Outcome(FAILED, '%s not started: what pid %d left behind survives KILL;'
                        ' see ps -g %d' % (name, record.pid, record.pid))
 
@@ -108,12 +148,8 @@ def start(settings, files=None):
     try:
         files.write(ident, group=True)
         files.clear_stopped()
-        if listener:
-            from . import notify
-            ready, detail = notify.wait_ready(proc, listener[0], settings['start-timeout'])
-        else:
-            ready, detail = program.wait_ready(proc, settings['ready'],
-                                               settings['start-timeout'])
+        record_settings(settings, files)
+        ready, detail = wait_ready_marked(settings, files, proc, listener)
     except BaseException:
         _close_listener(listener)
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
@@ -140,30 +176,68 @@ def start(settings, files=None):
     return Outcome(FAILED, message)
 
 
+def record_settings(settings, files):
+    """Remember what the program was started (or reloaded) with."""
+    files.write_settings(fingerprint.record_text(settings))
+
+
+def wait_ready_marked(settings, files, proc, listener=None):
+    """Wait until ready, with NAME.starting present meanwhile so that
+    ``status`` says "starting" rather than "running"."""
+    if not settings['ready']:
+        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+    files.mark_starting(proc.pid, process.identity(os.getpid()))
+    try:
+        if listener:                    # ready = notify: READY=1 on the socket
+            from . import notify
+            return notify.wait_ready(proc, listener[0], settings['start-timeout'])
+        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+    finally:
+        files.clear_starting()
+
+
 def stop(settings, files=None, on_purpose=True):
     """Stop the service and all it left behind.  ``on_purpose`` records that
     a person wanted it down, so the watchdog leaves it alone.  The caller
-    holds the lock on a prepared pid dir."""
+    holds the lock on a prepared pid dir.
+
+    Stopping comes first: a full or read-only disk that cannot take the
+    record is a warning on the line, never a reason to leave it running."""
     files = files or files_of(settings)
     if settings.get('supervise'):
         from . import supervision
         return supervision.stop(settings, files, on_purpose)
     name = settings['name']
     record = files.read()
+    warnings = []
     if on_purpose:
-        files.mark_stopped()
-    if record.ident is None:
-        files.clear()
-        return Outcome(SUCCESS, '%s is not running' % name)
-    was_running = process.is_running(record.ident)
+        _record(files.mark_stopped, warnings)
+    was_running = record.ident is not None and process.is_running(record.ident)
     if not _stop_family(settings, record.ident, record.group):
+        if record.pid is None:
+            return Outcome(FAILED, '%s: what an earlier start left behind is still running'
+                           ' after %s, %gs and KILL' % (
+                               name, settings['stop-signal'], settings['stop-timeout']))
         return Outcome(FAILED, '%s is still running after %s, %gs and KILL (pid %d)'
                        % (name, settings['stop-signal'], settings['stop-timeout'], record.pid),
                        record.pid)
-    files.clear()
+    if record.pid is not None or record.torn:
+        _record(files.clear, warnings)
     if was_running:
-        return Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
-    return Outcome(SUCCESS, '%s is not running' % name)
+        outcome = Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
+    else:
+        outcome = Outcome(SUCCESS, '%s is not running' % name)
+    if warnings:
+        outcome.message += '; warning: ' + '; '.join(warnings)
+    return outcome
+
+
+def _record(step, warnings):
+    """Run a step that only records; a failure becomes a warning."""
+    try:
+        step()
+    except StateError as e:
+        warnings.append(str(e))
 
 
 def restart(settings, files, only_if_running=False):
@@ -214,6 +288,7 @@ def foreground(settings):
             return Outcome(FAILED, '%s is already running (pid %d)' % (name, st.pid))
         files.write(process.identity(os.getpid()), group=False)
         files.mark_stopped()
+        record_settings(settings, files)
         sys.stdout.flush()
         try:
             program.exec_foreground(settings)
@@ -248,17 +323,20 @@ def _close_listener(listener):
 
 
 def _stop_family(settings, ident, group):
+    """Stop the recorded program (``ident`` may be None) and every process
+    of the service's user that carries the service's mark."""
     return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
-                       program.mark(settings))
+                             program.mark(settings), KILL_WAIT, program.service_uid(settings))
 
 
 def _clear_leftovers(settings, files, record):
     """Before a new start: what a dead leader left (say, a worker still
-    holding the port) is stopped, and the stale record goes.  False if
+    holding the port), or a start killed before it could record its
+    program, is stopped, and the stale record goes.  False if
     something survives: then the record stays, and nothing is started."""
-    if record.ident is not None and not _stop_family(settings, record.ident, record.group):
+    if not _stop_family(settings, record.ident, record.group):
         return False
-    if record.pid is not None:
+    if record.pid is not None or record.torn:
         files.clear()
     return True
 

@@ -131,6 +131,8 @@ def family(ident, group, mark=None):
     ``NAME=VALUE`` every program we start inherits; and none count while a
     stranger holds the leader's PID.
     """
+    if ident is None:
+        return {}
     rows = table()
     found = {}
     if group and ident.boot == boot_id():
@@ -138,7 +140,7 @@ def family(ident, group, mark=None):
         if not leads_group(ident):
             holder = facts(ident.pid)       # a stranger with our PID owns the group
             members = [f for f in members
-                       if holder is None and mark and carries(f.pid, mark)]
+                       if holder is None and mark and carries(f.pid, mark, exact=False)]
         found.update((f.pid, f) for f in members)
     if is_running(ident):
         children = {}
@@ -165,36 +167,94 @@ def leads_group(ident):
             and ident.boot == boot_id())
 
 
-def carries(pid, mark):
-    """Does the environment of ``pid`` hold ``mark`` (``NAME=VALUE``)?"""
+def carries(pid, mark, exact=True):
+    """Does the environment of ``pid`` hold ``mark`` (``NAME=VALUE``)?  Not
+    ``exact``: or ``mark`` followed by a space and more (a spawned copy's)."""
     if not PROC:
         import psutil
         name, _, value = mark.partition('=')
         try:
-            return psutil.Process(pid).environ().get(name) == value
+            found = psutil.Process(pid).environ().get(name)
         except (psutil.Error, OSError):
             return False
+        return found == value or (not exact and (found or '').startswith(value + ' '))
     try:
         with open('/proc/%d/environ' % pid, 'rb') as f:
-            environ = f.read()
+            environ = b'\0' + f.read()
     except OSError:
         return False
-    return (b'\0' + mark.encode() + b'\0') in (b'\0' + environ)
+    needle = b'\0' + mark.encode(errors='surrogateescape')
+    return needle + b'\0' in environ or (not exact and needle + b' ' in environ)
+
+
+def marked(mark, uid):
+    """Every live process of user ``uid`` whose environment carries ``mark``
+    (but this command and its ancestors), as {Identity: pgid}: what a
+    service left, wherever it moved, even once its leader is gone."""
+    spared = set()
+    pid = os.getpid()
+    while pid > 1 and pid not in spared:
+        spared.add(pid)
+        f = facts(pid)
+        pid = f.ppid if f else 0
+    found = {}
+    if not PROC:
+        import psutil
+        pids = [p.pid for p in psutil.process_iter() if _uid(p) == uid]
+    else:
+        pids = []
+        for name in os.listdir('/proc'):
+            if name.isdigit():
+                try:
+                    if os.stat('/proc/' + name).st_uid == uid:
+                        pids.append(int(name))
+                except OSError:
+                    continue
+    for pid in pids:
+        if pid not in spared and carries(pid, mark):
+            f = facts(pid)
+            if f is not None and f.state != 'Z':
+                found[Identity(pid, f.start, boot_id())] = f.pgid
+    return found
+
+
+def _uid(p):
+    try:
+        return p.uids().effective
+    except Exception:
+        return None
 
 
 def send(ident, sig):
-    """Signal the process if, and only if, it is still the one named."""
-    if not is_running(ident):
-        return False
+    """Signal the process if, and only if, it is still the one named: the
+    identity is checked after a pidfd is open on it and the signal goes
+    through that pidfd, so no PID reused in between can be hit."""
     try:
-        os.kill(ident.pid, sig)
+        pidfd = os.pidfd_open(ident.pid)
     except ProcessLookupError:
         return False
+    except (AttributeError, OSError):
+        pidfd = None                    # no pidfds here: check, then kill
+    try:
+        if not is_running(ident):
+            return False
+        if pidfd is not None:
+            import signal
+            signal.pidfd_send_signal(pidfd, sig)
+        else:
+            os.kill(ident.pid, sig)
+    except ProcessLookupError:
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
     return True
 
 
 def send_group(ident, sig):
-    """Signal the process group our leader made, while it leads it."""
+    """Signal the process group our leader made, while it leads it.  (A
+    pidfd cannot name a group; the members are also signalled one by one
+    through their own pidfds by program.terminate.)"""
     if not leads_group(ident):
         return False
     try:

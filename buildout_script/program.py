@@ -12,6 +12,8 @@ reaped here with its exit status; after that it belongs to init.
 Nothing here knows of buildout, PID files or exit codes.
 """
 
+import errno
+import fcntl
 import os
 import pwd
 import stat
@@ -20,6 +22,7 @@ import time
 
 from . import probe
 from . import process
+from . import trusted
 
 
 class LaunchError(Exception):
@@ -38,21 +41,53 @@ def log_paths(settings):
 
 def open_log(path, account=None):
     """Open a log for appending (never truncating); it belongs to the
-    service's user so the program can reopen it after a rotation."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-    if account is not None:
-        # Root hands this file to the user: never through a planted symlink.
-        flags |= os.O_NOFOLLOW
+    service's user so the program can reopen it after a rotation.
+
+    The log dir is opened safely (trusted.open_directory) and must be one
+    that nobody but us, root or the service's user can write; the log is
+    opened relative to it, never through a symlink, never blocking on a
+    FIFO, and refused unless it is a regular file with one link (a hard
+    link could be anyone's file).  It is chowned by descriptor."""
+    directory, name = os.path.split(path)
+    owners = {os.geteuid()} | ({account.pw_uid} if account is not None else set())
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, flags, 0o644)
+        dir_fd = trusted.open_directory(directory, create=True)
+    except trusted.Untrusted as e:
+        raise LaunchError('not-configured', 'cannot open the log %s: %s' % (path, e))
     except OSError as e:
         raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
                           'cannot open the log %s: %s' % (path, e.strerror))
-    if account is not None:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise LaunchError('not-configured', 'the log %s is not a regular file' % path)
+    try:
+        why = trusted.refuse_directory(directory, os.fstat(dir_fd), owners, 'log dir')
+        if why:
+            raise LaunchError('not-configured', 'refusing the log %s: %s' % (path, why))
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                         | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, 0o644, dir_fd=dir_fd)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise LaunchError('not-configured', 'the log %s is a symlink; refusing to'
+                                  ' follow it (remove it)' % path)
+            if e.errno == errno.ENXIO:
+                raise LaunchError('not-configured', 'the log %s is not a regular file;'
+                                  ' refusing it (remove it)' % path)
+            raise LaunchError('permission' if isinstance(e, PermissionError)
+                              else 'not-configured',
+                              'cannot open the log %s: %s' % (path, e.strerror))
+    finally:
+        os.close(dir_fd)
+    st = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(st.st_mode):
+        problem = 'is not a regular file'
+    elif st.st_nlink != 1:
+        problem = 'has %d hard links' % st.st_nlink
+    if problem:
+        os.close(fd)
+        raise LaunchError('not-configured', 'the log %s %s; refusing it (remove it)'
+                          % (path, problem))
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    if account is not None and (st.st_uid, st.st_gid) != (account.pw_uid, account.pw_gid):
         os.fchown(fd, account.pw_uid, account.pw_gid)
     return fd
 
@@ -123,13 +158,48 @@ def mark(settings):
     return '%s=%s' % (MARK_VARIABLE, os.path.join(settings['pid-dir'], settings['name']))
 
 
-def environment(settings, account):
-    env = dict(os.environ)
-    if account is not None:
-        env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
+def service_uid(settings):
+    """The user the service's processes run as."""
+    user = settings['user']
+    if user:
+        try:
+            return (pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)).pw_uid
+        except KeyError:
+            pass
+    return os.geteuid()
+
+
+KEPT = ('PATH', 'LANG')
+
+
+def environment(settings, account, spawned=False):
+    """Ours for a program of our own user; for another user, as su -l and
+    systemd do, a clean one: PATH, LANG, HOME, USER, LOGNAME, SHELL.  Then
+    the part's ``environment`` and the mark (a spawned copy's says so, so
+    that sweeping up the service's leftovers spares it)."""
+    if account is None:
+        env = dict(os.environ)
+    else:
+        env = {key: os.environ[key] for key in KEPT if key in os.environ}
+        env.setdefault('PATH', '/usr/local/bin:/usr/bin:/bin')
+        env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name,
+                   SHELL=account.pw_shell or '/bin/sh')
     env.update(settings['environment'])
-    env[MARK_VARIABLE] = mark(settings).split('=', 1)[1]
+    env.update(environment_file(settings, account))
+    env[MARK_VARIABLE] = mark(settings).split('=', 1)[1] + (' spawned' if spawned else '')
     return env
+
+
+def environment_file(settings, account):
+    """The variables of ``environment-file``, read afresh at every start."""
+    path = settings.get('environment-file')
+    if not path:
+        return {}
+    from . import envfile
+    try:
+        return envfile.read(path, account)
+    except envfile.EnvironmentFileError as e:
+        raise LaunchError('not-configured', str(e))
 
 
 def program(argv):
@@ -140,11 +210,13 @@ def program(argv):
 
 
 def launch(settings, argv=None, extra_env=None):
-    """Start the program detached from us; return its Popen.
+    """Start the program detached from us; return its Popen.  ``argv``
+    given: an extra, spawned copy (see spawn.py).
 
     ``extra_env`` is added to its environment (NOTIFY_SOCKET).
     Raises LaunchError when it cannot be started at all.
     """
+    spawned = argv is not None
     argv = program(argv or settings['program'])
     account = account_of(settings['user'])
     out_path, err_path = log_paths(settings)
@@ -166,7 +238,7 @@ def launch(settings, argv=None, extra_env=None):
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
             stderr=err if err is not None else subprocess.STDOUT,
-            cwd=cwd, env=dict(environment(settings, account), **(extra_env or {})),
+            cwd=cwd, env=dict(environment(settings, account, spawned), **(extra_env or {})),
             start_new_session=True, close_fds=True, **extra)
     except FileNotFoundError as e:
         if cwd and e.filename == cwd:
@@ -388,12 +460,17 @@ def describe_exit(code):
     return 'exited with status %d' % code
 
 
-def terminate(ident, group, signame, timeout, mark=None, kill_wait=5.0):
-    """Stop a program and everything it left: ``signame`` to its process
-    group and stray descendants, wait up to ``timeout``, then KILL and wait.
+def terminate(ident, group, signame, timeout, mark=None, kill_wait=5.0, sweep_uid=None):
+    """Stop a program and everything it left: ``signame`` (then SIGCONT, so
+    a stopped program hears it at once) to its process group and stray
+    descendants, wait up to ``timeout``, then KILL and wait.
 
     Members are tracked by identity from the first look on, so a grandchild
-    orphaned by its parent's death is still waited for (and killed).
+    orphaned by its parent's death is still waited for (and killed).  With
+    ``sweep_uid``, every process of that user carrying ``mark`` counts too:
+    what the service left in sessions of their own, even with no leader
+    (``ident`` None) to start from.  Scans repeat until one finds nothing,
+    so a child forked between a scan and the signals is found by the next.
     Returns True when nothing is left.
     """
     tracked = {}
@@ -403,6 +480,8 @@ def terminate(ident, group, signame, timeout, mark=None, kill_wait=5.0):
         signalled = set()
         for delay in pauses():
             tracked.update(process.family(ident, group, mark))
+            if sweep_uid is not None and mark:
+                tracked.update(process.marked(mark, sweep_uid))
             tracked = {m: g for m, g in tracked.items() if process.is_running(m)}
             if not tracked:
                 return True
@@ -416,25 +495,38 @@ def terminate(ident, group, signame, timeout, mark=None, kill_wait=5.0):
 
 def _signal_once(ident, group, members, sig, signalled):
     """Signal each member not yet signalled: the group with one killpg,
-    strays that left it one by one."""
+    strays that left it one by one; after any signal but KILL and CONT, a
+    SIGCONT the same way."""
     fresh = [m for m in members if m not in signalled]
     if not fresh:
         return
-    if group and any(members[m] == ident.pid for m in fresh):
-        if process.send_group(ident, sig):
+    cont = process.signal_number('SIGCONT')
+    kill = process.signal_number('SIGKILL')
+    sigs = (sig,) if sig in (cont, kill) else (sig, cont)
+    if group and ident is not None and any(members[m] == ident.pid for m in fresh):
+        if all([process.send_group(ident, s) for s in sigs]):
             signalled.update(m for m in members if members[m] == ident.pid)
     for member in fresh:
         if member not in signalled:
-            process.send(member, sig)
+            for s in sigs:
+                process.send(member, s)
             signalled.add(member)
+
+
+def _open_log_to_read(path):
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, 'not a regular file')
+    return fd
 
 
 def log_tail(path, offset, lines=10):
     """The last lines a program wrote to its log since ``offset``."""
     try:
-        with open(path, 'rb') as f:
-            f.seek(offset)
-            data = f.read()
+        with open(_open_log_to_read(path), 'rb') as f:
+            f.seek(max(offset, os.fstat(f.fileno()).st_size - 65536))
+            data = f.read(65536)
     except OSError:
         return []
     return [l.decode(errors='replace') for l in data.splitlines()[-lines:]]
@@ -442,7 +534,7 @@ def log_tail(path, offset, lines=10):
 
 def log_size(path):
     try:
-        return os.stat(path).st_size
+        return os.stat(path, follow_symlinks=False).st_size
     except OSError:
         return 0
 

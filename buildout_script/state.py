@@ -2,25 +2,37 @@
 
     NAME.pid        the bare PID, for monit, logrotate, systemd PIDFile=, ...
     NAME.identity   "PID START BOOT GROUP": what proves the PID is still ours
-    NAME.lock       flock()ed by every control command; the kernel drops it
-                    when the holder dies, so a crash never leaves it stuck
+    NAME.lock       flock()ed by every control command (mode 0600, so no one
+                    else can take it); the kernel drops it when the holder
+                    dies, so a crash never leaves it stuck
     NAME.stopped    present while a person has stopped the service on purpose
     NAME.restarts   the watchdog's restart history (JSON)
+    NAME.failures   the check's count of consecutive failed probes
+    NAME.settings   what the running program was started with (fingerprint.py)
+    NAME.starting   present while start waits for the program to be ready
     NAME.keeper     in supervised mode: "keeper PID START BOOT", then what the
                     keeper knows ("state running", "restarts 2", ...)
     NAME.keeper.lock  flock()ed by the keeper for its whole life
 
-Every file is replaced atomically (temp file + rename) and opened without
-following symlinks, so a hostile link in the pid dir cannot redirect a write.
+Trust: the pid dir is opened once, component by component (trusted.py), and
+must be one nobody else can write; every file is opened relative to it,
+never through a symlink, never blocking (a planted FIFO), checked before it
+is read (a regular file of ours, writable by no one else, one link) and read
+with a size bound.  Anything else is refused with one line.  Every file is
+replaced atomically (temp file + rename); the record of a started program
+is also fsync()ed, so a power loss leaves the old record or the new one.
 """
 
 import errno
 import fcntl
 import os
-import stat
+import sys
 import time
 
+from . import trusted
 from .process import Identity
+
+READ_LIMIT = 4096               # a state file is a line or two
 
 
 class StateError(Exception):
@@ -34,12 +46,13 @@ class StateError(Exception):
 
 class Record:
     """What the PID file says, and whether the identity beside it backs it."""
-    __slots__ = ('pid', 'ident', 'group')
+    __slots__ = ('pid', 'ident', 'group', 'torn')
 
-    def __init__(self, pid, ident, group):
-        self.pid = pid          # None: no PID file
+    def __init__(self, pid, ident, group, torn=False):
+        self.pid = pid          # None: no PID file (or a torn one)
         self.ident = ident      # None: nothing proves whose PID it is
         self.group = group      # the program leads its own process group
+        self.torn = torn        # an empty PID file (a write cut short by a crash)
 
 
 NO_RECORD = Record(None, None, False)
@@ -55,26 +68,39 @@ class ServiceFiles:
         self.lock_path = os.path.join(pid_dir, name + '.lock')
         self.stopped = os.path.join(pid_dir, name + '.stopped')
         self.restarts = os.path.join(pid_dir, name + '.restarts')
+        self.failures = os.path.join(pid_dir, name + '.failures')
+        self.settings = os.path.join(pid_dir, name + '.settings')
+        self.starting = os.path.join(pid_dir, name + '.starting')
         self.keeper = os.path.join(pid_dir, name + '.keeper')
         self.keeper_lock = os.path.join(pid_dir, name + '.keeper.lock')
+        self._fd = None                 # the pid dir, while the lock is held
 
     # -- the pid dir --------------------------------------------------------
 
-    def prepare(self):
-        """Create the pid dir if needed and refuse one that others can
-        write without the sticky bit: anyone could swap our PID file."""
+    def open_dir(self, create=False):
+        """A descriptor of the pid dir once it is proven safe, or None if it
+        does not exist (and not ``create``)."""
         try:
-            os.makedirs(self.dir, exist_ok=True)
-            st = os.stat(self.dir)
+            fd = trusted.open_directory(self.dir, create=create)
+        except FileNotFoundError:
+            return None
+        except trusted.Untrusted as e:
+            raise StateError(str(e), configuration=True)
         except PermissionError:
             raise StateError('cannot create or read the pid dir %s: permission denied'
                              % self.dir, permission=True)
         except OSError as e:
             raise StateError('cannot use the pid dir %s: %s' % (self.dir, e.strerror))
-        if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
-            raise StateError('the pid dir %s is writable by everyone without the sticky'
-                             ' bit; use a directory only the service owner can write'
-                             ' (chmod o-w %s)' % (self.dir, self.dir), configuration=True)
+        why = trusted.refuse_directory(self.dir, os.fstat(fd), {os.geteuid()}, 'pid dir')
+        if why:
+            os.close(fd)
+            raise StateError(why, configuration=True)
+        return fd
+
+    def prepare(self):
+        """Create the pid dir if needed and refuse one that others could write."""
+        fd = self.open_dir(create=True)
+        os.close(fd)
 
     # -- the record of the running program -----------------------------------
 
@@ -84,22 +110,27 @@ class ServiceFiles:
         The two files are replaced one after the other, so a reader racing
         a start or stop may see a PID and the identity of another; it reads
         again once rather than call a stopping service dead."""
-        record = self._read_once()
-        if record.pid is not None and record.ident is None:
-            record = self._read_once()
-        return record
+        with _InDir(self) as fd:
+            record = self._read_once(fd)
+            if record.pid is not None and record.ident is None:
+                record = self._read_once(fd)
+            return record
 
-    def _read_once(self):
-        text = self._read(self.pid)
+    def _read_once(self, fd):
+        text = self._read(fd, self.pid)
         if text is None:
             return NO_RECORD
+        if not text.strip('\0 \t\n'):    # empty or zeros: cut short by a crash
+            return Record(None, None, False, torn=True)
         try:
             pid = int(text.strip())
         except ValueError:
+            pid = 0
+        if pid <= 0:
             raise StateError('the PID file %s does not hold a PID (%r); remove it'
                              % (self.pid, text[:40]))
         ident, group = None, False
-        line = self._read(self.identity)
+        line = self._read(fd, self.identity)
         if line:
             try:
                 words = line.split()
@@ -113,55 +144,131 @@ class ServiceFiles:
 
     def write(self, ident, group):
         """Record a started program: identity first, so a PID file never
-        exists without the proof beside it."""
-        self._replace(self.identity, '%s %s\n' % (ident, 'group' if group else 'single'))
-        self._replace(self.pid, '%d\n' % ident.pid)
+        exists without the proof beside it; both reach the disk."""
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.identity, '%s %s\n' % (
+                ident, 'group' if group else 'single'), durable=True)
+            self._replace(fd, self.pid, '%d\n' % ident.pid, durable=True)
 
     def clear(self):
         """Forget the program: PID file first, for the same reason."""
-        for path in (self.pid, self.identity):
-            self._remove(path)
+        with _InDir(self) as fd:
+            for path in (self.pid, self.identity):
+                self._remove(fd, path)
 
     # -- stopped on purpose ---------------------------------------------------
 
     def mark_stopped(self):
-        self._replace(self.stopped, time.strftime('%Y-%m-%d %H:%M:%S\n'))
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.stopped, time.strftime('%Y-%m-%d %H:%M:%S\n'))
 
     def clear_stopped(self):
-        self._remove(self.stopped)
+        with _InDir(self) as fd:
+            self._remove(fd, self.stopped)
 
     def stopped_on_purpose(self):
         """The time of the `ctl stop` that is still in force, or None."""
-        text = self._read(self.stopped)
+        with _InDir(self) as fd:
+            text = self._read(fd, self.stopped)
         return text.strip() if text is not None else None
 
     # -- the watchdog's history --------------------------------------------------
 
     def read_restarts(self):
         import json
-        text = self._read(self.restarts)
+        import math
+        with _InDir(self) as fd:
+            text = self._read(fd, self.restarts)
         try:
             history = json.loads(text) if text else {}
         except ValueError:
             return {}
-        if not isinstance(history, dict) or not all(
-                isinstance(t, (int, float)) for t in history.get('restarts', ())):
+        finite = lambda t: isinstance(t, (int, float)) and not isinstance(t, bool) \
+            and math.isfinite(t)
+        if not isinstance(history, dict) or not isinstance(history.get('restarts', []), list) \
+                or not all(finite(t) for t in history.get('restarts', ())) \
+                or not (not history.get('gave_up') or finite(history['gave_up'])) \
+                or not isinstance(history.get('reported'), (str, type(None))):
             return {}                   # not ours to understand: start afresh
         return history
 
     def write_restarts(self, history):
         import json
-        self._replace(self.restarts, json.dumps(history, sort_keys=True) + '\n')
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.restarts, json.dumps(history, sort_keys=True) + '\n')
 
     def clear_restarts(self):
-        self._remove(self.restarts)
+        with _InDir(self) as fd:
+            self._remove(fd, self.restarts)
+
+    def read_failures(self):
+        """Consecutive failed probes so far (0 when none are recorded)."""
+        with _InDir(self) as fd:
+            text = self._read(fd, self.failures)
+        try:
+            return max(0, int(text)) if text else 0
+        except ValueError:
+            return 0
+
+    def write_failures(self, count):
+        with _InDir(self, create=True) as fd:
+            if count:
+                self._replace(fd, self.failures, '%d\n' % count)
+            else:
+                self._remove(fd, self.failures)
+
+    # -- what the program was started with ----------------------------------------
+
+    def read_settings(self):
+        """The recorded fingerprint text, or None (none recorded, or not ours
+        to read: it is private to the user that started the program)."""
+        try:
+            with _InDir(self) as fd:
+                return self._read(fd, self.settings)
+        except StateError:
+            return None
+
+    def write_settings(self, text):
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.settings, text, mode=0o600)
+
+    def clear_settings(self):
+        with _InDir(self) as fd:
+            self._remove(fd, self.settings)
+
+    # -- start in progress ------------------------------------------------------------
+
+    def mark_starting(self, pid, starter):
+        """``starter`` is the identity of the command waiting for ``ready``:
+        if it dies, the marker is stale and no longer counts."""
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.starting, '%d %s\n' % (pid, starter))
+
+    def clear_starting(self):
+        with _InDir(self) as fd:
+            self._remove(fd, self.starting)
+
+    def starting_for(self, pid):
+        """The identity of the command still starting ``pid``, or None."""
+        with _InDir(self) as fd:
+            text = self._read(fd, self.starting)
+        if not text:
+            return None
+        words = text.split()
+        try:
+            if int(words[0]) != pid:
+                return None
+            return Identity.from_text(' '.join(words[1:4]))
+        except (ValueError, IndexError):
+            return None
 
     # -- the keeper (supervised mode) ----------------------------------------------
 
     def read_keeper(self):
         """(Identity of the keeper, {field: text}), or (None, {}) if there
         is no keeper record (or not one we wrote)."""
-        text = self._read(self.keeper)
+        with _InDir(self) as fd:
+            text = self._read(fd, self.keeper)
         if not text:
             return None, {}
         lines = text.splitlines()
@@ -182,23 +289,41 @@ class ServiceFiles:
         lines = ['keeper %s' % (ident,)] + [
             '%s %s' % (key, ' '.join(str(value).split()))
             for key, value in fields.items() if value is not None]
-        self._replace(self.keeper, '\n'.join(lines) + '\n')
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.keeper, '\n'.join(lines) + '\n')
 
     def clear_keeper(self):
-        self._remove(self.keeper)
+        with _InDir(self) as fd:
+            self._remove(fd, self.keeper)
+
+    def open_keeper_lock(self):
+        """The keeper's own lock (mode 0600), which it holds for its life."""
+        with _InDir(self, create=True) as fd:
+            return self._open(fd, self.keeper_lock, os.O_RDWR | os.O_CREAT, 0o600)
 
     # -- serialising control commands -------------------------------------------
 
-    def locked(self):
-        """``with files.locked():`` the pid dir prepared and the lock held:
-        the one step before any command changes a service."""
-        return _Lock(self)
+    def locked(self, wait=30.0):
+        """``with files.locked(wait):`` the pid dir prepared and the lock held
+        (waiting at most ``wait`` seconds): the one step before any command
+        changes a service."""
+        return _Lock(self, wait)
+
+    def remove_leftovers(self, fd):
+        """Temp files of writers that died between create and rename."""
+        prefix = self.name + '.'
+        for entry in os.listdir(fd):
+            if entry.startswith(prefix) and entry.endswith('.tmp'):
+                pid = entry[:-len('.tmp')].rpartition('.')[2]
+                if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                    self._remove(fd, os.path.join(self.dir, entry))
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _open(self, path, flags, mode=0o644, missing_ok=False):
+    def _open(self, fd, path, flags, mode=0o644, missing_ok=False):
         try:
-            return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+            return os.open(os.path.basename(path), flags | os.O_NOFOLLOW | os.O_CLOEXEC
+                           | os.O_NONBLOCK | os.O_NOCTTY, mode, dir_fd=fd)
         except FileNotFoundError:
             if missing_ok:
                 return None
@@ -209,36 +334,70 @@ class ServiceFiles:
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise StateError('%s is a symlink; refusing to follow it (remove it)' % path)
-            raise StateError('cannot open %s: %s' % (path, e.strerror))
+            if e.errno == errno.ENXIO:
+                raise StateError('%s is not a regular file; refusing to use it (remove it)'
+                                 % path)
+            raise StateError('cannot open %s: %s' % (path, e.strerror),
+                             configuration=e.errno == errno.EISDIR)
 
-    def _read(self, path):
-        fd = self._open(path, os.O_RDONLY, missing_ok=True)
+    def _read(self, fd, path):
+        """The text of a state file we may trust, None if there is none."""
         if fd is None:
             return None
+        f = self._open(fd, path, os.O_RDONLY, missing_ok=True)
+        if f is None:
+            return None
         try:
-            with open(fd, 'r', errors='replace') as f:
-                return f.read()
+            why = trusted.refuse_file(path, os.fstat(f), {os.geteuid()})
+            if why:
+                raise StateError(why)
+            data = os.read(f, READ_LIMIT + 1)
         except OSError as e:
             raise StateError('cannot read %s: %s' % (path, e.strerror))
+        finally:
+            os.close(f)
+        if len(data) > READ_LIMIT:
+            raise StateError('%s is larger than %d bytes: not one of ours; refusing to'
+                             ' read it (remove it)' % (path, READ_LIMIT))
+        return data.decode(errors='replace')
 
-    def _replace(self, path, text):
-        tmp = '%s.%d.tmp' % (path, os.getpid())
-        self._remove(tmp)
-        fd = self._open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    def _replace(self, fd, path, text, durable=False, mode=0o644):
+        name = os.path.basename(path)
+        tmp = '%s.%d.tmp' % (name, os.getpid())
         try:
-            with open(fd, 'w') as f:
-                f.write(text)
-            os.rename(tmp, path)
+            try:
+                os.unlink(tmp, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            f = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                        | os.O_CLOEXEC, mode, dir_fd=fd)
+            try:
+                os.fchmod(f, mode)              # whatever the umask: not others'
+                data = text.encode()
+                while data:
+                    data = data[os.write(f, data):]
+                if durable:
+                    os.fsync(f)
+            finally:
+                os.close(f)
+            os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            if durable:
+                os.fsync(fd)
         except BaseException as e:
-            self._remove(tmp)
+            try:
+                os.unlink(tmp, dir_fd=fd)
+            except OSError:
+                pass
             if isinstance(e, OSError):
                 raise StateError('cannot write %s: %s' % (path, e.strerror),
                                  permission=isinstance(e, PermissionError))
             raise
 
-    def _remove(self, path):
+    def _remove(self, fd, path):
+        if fd is None:
+            return
         try:
-            os.unlink(path)
+            os.unlink(os.path.basename(path), dir_fd=fd)
         except FileNotFoundError:
             pass
         except OSError as e:
@@ -246,19 +405,137 @@ class ServiceFiles:
                              permission=isinstance(e, PermissionError))
 
 
-class _Lock:
-    """An flock() on NAME.lock; closing the descriptor (or dying) drops it."""
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
-    def __init__(self, files):
+
+class _InDir:
+    """``with _InDir(files) as fd:`` the pid dir's descriptor: the one the
+    lock holds, or one opened (and closed again) for this step; None when
+    the pid dir does not exist and need not."""
+
+    def __init__(self, files, create=False):
+        self.files, self.create, self.fd, self.own = files, create, None, False
+
+    def __enter__(self):
+        if self.files._fd is not None:
+            return self.files._fd
+        self.fd = self.files.open_dir(create=self.create)
+        self.own = True
+        return self.fd
+
+    def __exit__(self, *exc):
+        if self.own and self.fd is not None:
+            os.close(self.fd)
+
+
+class _Lock:
+    """An flock() on NAME.lock; closing the descriptor (or dying) drops it.
+
+    The wait is bounded: after a second it says (once, on stderr) who holds
+    the lock; after ``wait`` seconds it gives up with a StateError.  Where
+    NAME.lock cannot exist (a read-only or full disk, and no lock file yet)
+    the pid dir itself is locked: every command there falls back alike."""
+
+    def __init__(self, files, wait):
         self.files = files
+        self.wait = wait
         self.fd = None
 
     def __enter__(self):
-        self.files.prepare()
-        self.fd = self.files._open(self.files.lock_path, os.O_RDWR | os.O_CREAT)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self.files
+        files = self.files
+        files._fd = files.open_dir(create=True)
+        try:
+            self.fd = self._open_lock()
+            self._take()
+            files.remove_leftovers(files._fd)
+        except BaseException:
+            self.__exit__()
+            raise
+        return files
 
     def __exit__(self, *exc):
-        os.close(self.fd)
-        self.fd = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.files._fd is not None:
+            os.close(self.files._fd)
+            self.files._fd = None
+
+    def _open_lock(self):
+        files = self.files
+        try:
+            fd = files._open(files._fd, files.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except StateError as e:
+            if not isinstance(e.__context__, OSError) or e.__context__.errno not in (
+                    errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+                raise
+            fd = files._open(files._fd, files.lock_path, os.O_RDONLY, missing_ok=True)
+            if fd is None:
+                return os.dup(files._fd)       # no lock file can exist: lock the dir
+        st = os.fstat(fd)
+        why = trusted.refuse_file(files.lock_path, st, {os.geteuid()})
+        if why:
+            os.close(fd)
+            raise StateError(why)
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            try:
+                os.fchmod(fd, 0o600)            # a lock of an older version
+            except OSError:
+                pass
+        return fd
+
+    def _take(self):
+        started = time.monotonic()
+        said = False
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            waited = time.monotonic() - started
+            if not said and waited >= 1.0:
+                print('%s: waiting for %s, held by %s' % (
+                    self.files.name, self.files.lock_path, holder(self.fd)),
+                    file=sys.stderr, flush=True)
+                said = True
+            if waited >= self.wait:
+                raise StateError('%s is held by %s for %ds; giving up (is a command'
+                                 ' stuck? stop it and try again)' % (
+                                     self.files.lock_path, holder(self.fd), waited))
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.02)
+
+
+def holder(fd):
+    """Who holds the flock on ``fd``, as best /proc/locks can tell."""
+    st = os.fstat(fd)
+    where = '%02x:%02x:%d' % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    try:
+        with open('/proc/locks') as f:
+            for line in f:
+                words = line.split()
+                if 'FLOCK' in words and where in words and '->' not in words:
+                    pid = int(words[words.index(where) - 1])
+                    return 'pid %d (%s)' % (pid, _command(pid))
+    except (OSError, ValueError, IndexError):
+        pass
+    return 'another process'
+
+
+def _command(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            words = f.read(512).split(b'\0')
+        text = ' '.join(w.decode(errors='replace') for w in words if w)
+        return ' '.join(text.split())[:80] or '?'        # one line, whatever it holds
+    except OSError:
+        return 'gone'

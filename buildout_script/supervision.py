@@ -41,7 +41,7 @@ def keeper_of(files):
 def status(settings, files):
     st = lifecycle.status(unsupervised(settings), files)
     keeper, fields = keeper_of(files)
-    kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message)
+    kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message, st.changed)
     kept.keeper, kept.fields = (keeper.pid if keeper else None), fields
     name = settings['name']
     if st.state == 'running':
@@ -61,6 +61,8 @@ def status(settings, files):
         kept.message = '%s is %s (kept by pid %d)' % (name, fields.get('state'), keeper.pid)
     elif fields.get('message'):
         kept.message += ' (%s)' % fields['message']
+    if st.changed and st.state == 'running':
+        kept.message += '; old settings: restart to apply (changed: %s)' % ', '.join(st.changed)
     if fields.get('status') and st.state == 'running':
         kept.message += '; status: %s' % fields['status']
     return kept

@@ -1,6 +1,6 @@
 """The cron option: a marked block in the user's crontab, kept by buildout.
 
-Every test points the ``crontab`` option at a stand-in (conftest.fake_crontab)
+Every test points the ``crontab`` option at a stand-in (the fake_crontab fixture)
 that keeps the table in a file: the real user's crontab is never touched.
 """
 

@@ -6,8 +6,12 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from buildout_script import config
-from conftest import kill, pid_alive, wait_for
+
+import support
+from support import alive, gone, kill, proc, wait_for
 
 
 def settings_of(script_text):
@@ -101,6 +105,13 @@ def test_unknown_template_names_where_it_looked(sample):
     assert 'Traceback' not in out
 
 
+def test_missing_template_option_is_a_user_error(sample):
+    sample.configure('[greet]\nrecipe = buildout_script\n')
+    code, out = sample.buildout()
+    assert code != 0
+    assert "Error: Part 'greet', option 'template': is missing" in out
+
+
 def test_the_service_recipes_own_templates_are_refused_with_a_clear_line(sample):
     sample.configure('[greet]\nrecipe = buildout_script\ntemplate = ctl\n')
     code, out = sample.buildout()
@@ -118,31 +129,6 @@ def test_text_after_the_verbatim_line_is_copied_as_it_is(sample):
     assert sample.buildout()[0] == 0
     assert sample.read('bin/t') == ('#!/bin/sh\nWHO=ada\n# --- the rest is copied as it'
                                     ' is ---\nprintf "%d%%s %(x)s\\n" 100\n')
-
-
-def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
-    import shutil
-    import zipfile
-    tree = tmp_path / 'tree'
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
-        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
-        '__pycache__', '.installed.cfg', 'bench'))
-    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
-                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    [wheel] = (tmp_path / 'dist').iterdir()
-    names = zipfile.ZipFile(wheel).namelist()
-    for template in ('paster-check', 'service/ctl', 'service/check'):
-        assert 'buildout_script/templates/' + template in names
-
-
-def test_missing_template_option_is_a_user_error(sample):
-    sample.configure('[greet]\nrecipe = buildout_script\n')
-    code, out = sample.buildout()
-    assert code != 0
-    assert "Error: Part 'greet', option 'template': is missing" in out
 
 
 def test_template_dir_is_looked_in_before_the_bundled_templates(sample):
@@ -235,7 +221,8 @@ def test_service_renders_ctl_and_check_with_the_parsed_settings(sample):
     assert code == 0, out
     assert sample.ls('bin') == ['buildout', 'web-check', 'webctl']
     ctl, check = sample.read('bin/webctl'), sample.read('bin/web-check')
-    assert ctl.startswith('#!%s\n"""bin/webctl: control the `web` service' % sys.executable)
+    assert ctl.startswith('#!%s\n### BEGIN INIT INFO\n' % sys.executable)
+    assert '### END INIT INFO\n"""bin/webctl: control the `web` service' in ctl
     assert ctl.endswith('from buildout_script.ctl import main\n'
                         'sys.exit(main(sys.argv[1:], settings))\n')
     assert check.endswith('from buildout_script.check import main\n'
@@ -255,21 +242,38 @@ def test_service_renders_ctl_and_check_with_the_parsed_settings(sample):
     assert "    'stop-signal': 'SIGINT',\n" in ctl
 
 
-def test_status_and_a_healthy_check_import_neither_argparse_subprocess_nor_psutil(sample):
-    """Their speed comes from what they do not load; this fails when one creeps in."""
+def modules_loaded_by_status_and_a_healthy_check(sample):
+    """{command: the modules it imported}, for bin/webctl status and a
+    verbose bin/web-check on a running service."""
     sample.configure('[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n')
     assert sample.buildout()[0] == 0
     assert sample.run(['bin/webctl', 'start'])[0] == 0
+    loaded = {}
     try:
-        for command in (['bin/webctl', 'status'], ['bin/web-check', '--verbose']):
-            code, out = sample.run([sys.executable, '-X', 'importtime'] + command)
+        for command in ('bin/webctl status', 'bin/web-check --verbose'):
+            code, out = sample.run([sys.executable, '-X', 'importtime'] + command.split())
             assert code == 0, out
-            loaded = {line.split('|')[-1].strip() for line in out.splitlines()
-                      if line.startswith('import time:')}
-            assert 'buildout_script.lifecycle' in loaded, out
-            assert not loaded & {'argparse', 'subprocess', 'psutil'}, (command, out)
+            loaded[command] = {line.split('|')[-1].strip() for line in out.splitlines()
+                               if line.startswith('import time:')}
+            assert 'buildout_script.lifecycle' in loaded[command], out
     finally:
         sample.run(['bin/webctl', 'stop'])
+    return loaded
+
+
+def test_status_and_a_healthy_check_do_not_import_argparse(sample):
+    """Their speed comes from what they do not load; this fails when one creeps in."""
+    for command, loaded in modules_loaded_by_status_and_a_healthy_check(sample).items():
+        assert 'argparse' not in loaded, (command, sorted(loaded))
+
+
+@pytest.mark.skipif(support.PSUTIL, reason='/proc only: the psutil backend'
+                    ' (BUILDOUT_SCRIPT_PSUTIL=1) imports psutil, and psutil subprocess')
+def test_status_and_a_healthy_check_import_neither_subprocess_nor_psutil(sample):
+    """On Linux the facts come from /proc, so status need not pay for
+    importing psutil (nor the subprocess module psutil imports)."""
+    for command, loaded in modules_loaded_by_status_and_a_healthy_check(sample).items():
+        assert not loaded & {'subprocess', 'psutil'}, (command, sorted(loaded))
 
 
 def test_generated_script_path_finds_buildout_script_and_psutil(sample):
@@ -315,7 +319,8 @@ def test_service_needs_program_or_entry_point(sample):
     sample.configure(SERVICE + 'entry-point = http.server:test\n')
     code, out = sample.buildout()
     assert code != 0
-    assert "Error: Part 'web': give option 'program' or option 'entry-point', not both" in out
+    assert ("Error: Part 'web', option 'entry-point': give option 'program' or option"
+            " 'entry-point', not both") in out
 
 
 def test_service_bad_entry_point_and_schedule(sample):
@@ -414,13 +419,13 @@ def test_paster_check_restarts_a_dead_process_and_is_silent_while_it_lives(sampl
     try:
         assert (code, out) == (1, 'site WARNING - was not running; restarted (pid %d)\n'
                                   'sleeper started\n' % pid)
-        assert pid_alive(pid)
+        assert alive(proc(pid))
         assert sample.run([check]) == (0, '')
         assert sample.run([check, '--verbose']) == (0, 'site OK - running (pid %d)\n' % pid)
         assert sample.run([check, '--bogus'])[0] == 3
     finally:
         kill(pid)
-    assert wait_for(lambda: not pid_alive(pid))
+    assert wait_for(lambda: gone(proc(pid)))
     code, out = sample.run([check])
     new_pid = read_pid(sample)
     kill(new_pid)
@@ -433,7 +438,7 @@ def test_paster_check_treats_a_zombie_as_dead(sample):
     assert sample.buildout()[0] == 0
     zombie = subprocess.Popen(['true'])             # not reaped until .wait()
     try:
-        assert wait_for(lambda: not pid_alive(zombie.pid))
+        assert wait_for(lambda: gone(proc(zombie.pid)))
         sample.write('var/site.pid', '%d\n' % zombie.pid)
         code, out = sample.run([sample.path('bin', 'site-check')])
         kill(read_pid(sample))
@@ -474,3 +479,23 @@ def test_paster_check_needs_its_options(sample):
     code, out = sample.buildout()
     assert code != 0
     assert "Error: Part 'site-check', option 'start': cannot split" in out
+
+
+# -- packaging ------------------------------------------------------------------
+
+def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
+    import shutil
+    import zipfile
+    tree = tmp_path / 'tree'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
+        '__pycache__', '.installed.cfg', 'bench'))
+    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
+                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [wheel] = (tmp_path / 'dist').iterdir()
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ('paster-check', 'service/ctl', 'service/check'):
+        assert 'buildout_script/templates/' + template in names

@@ -221,6 +221,9 @@ class Template:
         values.update((key, options[key]) for key in options.keys())
         self.text = render(name, template.strip(),
                            read_template(name, self.template_path), values, self.base)
+        # ${part:path} for other parts: the absolute path written (unless
+        # the part has an option of that name for its template).
+        options.setdefault('path', self.path)
 
     def output_path(self):
         output = self.options.get('output', '').strip()

@@ -1,0 +1,134 @@
+"""Other users: ``--user`` runs the program as that account, and a command
+run by someone without the right to the pid dir or its files says so
+(exit 4, naming the path) instead of calling the service "not running".
+
+CI runs as root: the other user is ``nobody``.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import support
+from support import Ctl, alive, gone, one_line, program
+
+pytestmark = support.linux_only
+
+
+def _nobody():
+    try:
+        return pwd.getpwnam('nobody')
+    except KeyError:
+        return None
+
+
+needs_root_and_nobody = pytest.mark.skipif(
+    os.geteuid() != 0 or _nobody() is None or _nobody().pw_uid == 0,
+    reason='needs root and a non-root user "nobody"')
+
+
+# -- --user ------------------------------------------------------------------------------
+
+@needs_root_and_nobody
+def test_user_runs_the_program_as_that_user(service):
+    nobody = _nobody()
+    svc = service(user='nobody')
+    p = svc.start_ok()
+    assert p.uids().real == p.uids().effective == nobody.pw_uid
+    assert p.gids().real == nobody.pw_gid
+    assert svc.pid_file.stat().st_uid == 0
+    assert svc.identity_file.stat().st_uid == 0
+    assert svc.log.stat().st_uid == nobody.pw_uid
+    assert svc.run('stop').code == 0
+    assert gone(p)
+
+
+@needs_root_and_nobody
+def test_log_symlink_is_not_chowned_to_the_service_user(service, tmp_path):
+    nobody = _nobody()
+    target = tmp_path / 'root-only'
+    target.write_text('precious\n')
+    target.chmod(0o600)
+    svc = service(user='nobody')
+    svc.log_dir.mkdir()
+    os.chown(svc.log_dir, nobody.pw_uid, nobody.pw_gid)   # the service owns its logs
+    svc.log.symlink_to(target)                            # ... and plants a link
+    svc.run('start')
+    assert target.stat().st_uid == 0, 'root\'s file now belongs to nobody'
+    assert target.read_text() == 'precious\n'
+
+
+# -- commands run by user nobody --------------------------------------------------------
+
+def _python_for_nobody():
+    """An interpreter user nobody can run (sys.executable may sit under /root)."""
+    if os.geteuid() != 0 or _nobody() is None or not shutil.which('runuser'):
+        return None
+    for python in (sys.executable, '/usr/bin/python3'):
+        try:
+            done = subprocess.run(
+                ['runuser', '-u', 'nobody', '--', python, '-c',
+                 'import sys; sys.exit(sys.version_info < (3, 10))'],
+                cwd='/', capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return python
+    return None
+
+
+NOBODY_PYTHON = _python_for_nobody() if sys.platform.startswith('linux') else None
+needs_runuser = pytest.mark.skipif(
+    NOBODY_PYTHON is None, reason='needs root, user nobody, runuser and a Python >= 3.10'
+                                  ' that nobody can run')
+
+
+def as_nobody(svc, *action, **options):
+    env = svc.env()
+    return svc.run(*action, python=NOBODY_PYTHON, cwd=svc.tmp,
+                   prefix=['runuser', '-u', 'nobody', '--', 'env'] + [
+                       '%s=%s' % (name, env[name]) for name in
+                       ('PYTHONPATH', support.MARK, 'BUILDOUT_SCRIPT_PSUTIL') if name in env],
+                   **options)
+
+
+@pytest.fixture
+def private_service(cleanup):
+    """A running service (root's) whose pid dir is root-only (0700), in a
+    directory user nobody can reach."""
+    base = cleanup.mkdtemp()
+    svc = Ctl(cleanup, base, program=program('sleep', '300'), reload_signal='HUP')
+    p = svc.start_ok()
+    svc.pid_dir.chmod(0o700)
+    return svc, p
+
+
+@needs_runuser
+@pytest.mark.parametrize('action', [['stop'], ['start'], ['restart'], ['status'], ['pid'],
+                                    ['kill', 'HUP'], ['reload']],
+                         ids=lambda action: '-'.join(action))
+def test_command_in_an_unsearchable_pid_dir_exits_4_naming_it(private_service, action):
+    svc, p = private_service
+    r = as_nobody(svc, *action)
+    assert r.code == 4, r
+    assert str(svc.pid_dir) in one_line(r.err), r
+    assert 'not running' not in r.output
+    assert alive(p) and svc.read_pid() == p.pid
+
+
+@needs_runuser
+def test_unreadable_pid_file_is_an_error_not_not_running(private_service):
+    svc, p = private_service
+    svc.pid_dir.chmod(0o755)
+    svc.pid_file.chmod(0o600)
+    svc.identity_file.chmod(0o600)
+    for action in ('status', 'pid'):
+        r = as_nobody(svc, action)
+        assert r.code == 4, r
+        assert str(svc.pid_file) in one_line(r.err), r
+        assert 'not running' not in r.output
+    assert alive(p)
