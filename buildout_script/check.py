@@ -21,6 +21,7 @@ import time
 from . import cli
 from . import lifecycle
 from . import probe
+from . import restarts
 from . import config
 from .state import StateError
 
@@ -136,6 +137,8 @@ def check_within(timeout, settings, restart):
 def check(settings, restart=True):
     """(code, text, perfdata, news): news is False when this trouble was
     already reported by an earlier run."""
+    if settings.get('supervise'):
+        return _check_kept(settings, restart)
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
@@ -190,6 +193,50 @@ def _tolerated(settings, files, status, why):
         perf, False
 
 
+def _check_kept(settings, restart):
+    """A supervised service: healthy is the program ours and passing its
+    probe, and its keeper there.  A program running without its keeper is
+    adopted by a new one (WARNING); a program down while its keeper lives
+    is the keeper's to restart (it applies the same rules)."""
+    status = lifecycle.status(settings)
+    healthy, why = _healthy(settings, status)
+    if healthy and status.keeper:
+        return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+    with lifecycle.locked(settings) as files:
+        status = lifecycle.status(settings, files)
+        healthy, why = _healthy(settings, status)
+        if healthy and status.keeper:
+            return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+        since = files.stopped_on_purpose()
+        if since:
+            return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
+                ' resumes)' % since, {}, False
+        if status.state == 'running' and not status.keeper:
+            if not restart:
+                return _report(files, files.read_restarts(), 'unsupervised', WARNING,
+                               '%s without its keeper' % why, _perf(status))
+            from . import supervision
+            adopted = supervision.adopt_if_unsupervised(settings, files)
+            if adopted is None or adopted.code != 0:
+                return _report(files, files.read_restarts(), None, CRITICAL,
+                               '%s without its keeper; could not adopt it: %s' % (
+                                   why, adopted and adopted.message), _perf(status))
+            status = lifecycle.status(settings, files)
+            return _report(files, files.read_restarts(), None, WARNING,
+                           '%s; its keeper was gone, a new one (pid %s) adopted it'
+                           % (why, status.keeper), _perf(status))
+        if status.keeper and status.state != 'running':
+            if status.fields.get('state') == 'backoff':
+                return _report(files, files.read_restarts(), 'kept-backoff', CRITICAL,
+                               status.message, _perf(status))
+            return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
+                _perf(status), False
+        if not restart:
+            return _report(files, files.read_restarts(), 'down', CRITICAL, why,
+                           _perf(status))
+        return _restart(settings, files, status, why)
+
+
 def _healthy(settings, status):
     """(healthy, why): the process test first, then the probe."""
     if status.state == 'stopped':
@@ -213,25 +260,22 @@ def _restart(settings, files, status, why):
     history = files.read_restarts()
     now = time.time()
     window = settings['restart-window']
-    recent = [t for t in history.get('restarts', []) if now - t < window]
+    decision = restarts.decide(history, settings, now)
+    recent = decision.recent
     perf = {'restarts': len(recent)}
-    if history.get('gave_up') or len(recent) >= settings['restart-limit']:
+    if decision.verdict == restarts.GAVE_UP:
         # Given up stays given up, however old the restarts: only a person's
         # ctl start (which clears this history) resumes.
-        history['gave_up'] = history.get('gave_up') or now
+        restarts.give_up(history, now)
         return _report(files, history, 'gave-up', CRITICAL,
                        '%s; gave up after %d restarts in %gs; run ctl start once it is'
                        ' fixed' % (why, settings['restart-limit'], window), perf)
-    if recent:
-        wait = settings['restart-delay'] * 2 ** (len(recent) - 1)
-        left = recent[-1] + wait - now
-        if left > 0:
-            return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
-                           '%s; next restart in %ds (restart %d of %d within %gs)'
-                           % (why, left + 0.999, len(recent) + 1,
-                              settings['restart-limit'], window), perf)
-    recent.append(now)                  # an attempt counts, even if it fails
-    history['restarts'] = recent
+    if decision.verdict == restarts.WAIT:
+        return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
+                       '%s; next restart in %ds (restart %d of %d within %gs)'
+                       % (why, decision.wait + 0.999, len(recent) + 1,
+                          settings['restart-limit'], window), perf)
+    restarts.record(history, decision, now)     # an attempt counts, even if it fails
     if status.code == lifecycle.STATUS_RUNNING:       # hung: failed its probe
         stopped = lifecycle.stop(settings, files, on_purpose=False)
         if stopped.code != 0:

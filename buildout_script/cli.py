@@ -39,6 +39,10 @@ OPTION_HELP = {
                        ' http://URL or exec:COMMAND'),
     'check-timeout': ('SECONDS', 'how long the health probe may take'),
     'check-failures': ('COUNT', 'failed probes in a row before the check restarts'),
+    'supervise': ('BOOL', 'true: a keeper restarts it at once, keeps its logs'),
+    'log-max-bytes': ('SIZE', 'supervised: rotate the log at SIZE (0: never)'),
+    'log-backups': ('COUNT', 'supervised: rotated logs kept'),
+    'watchdog-timeout': ('SECONDS', 'restart after SECONDS without WATCHDOG=1'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),
@@ -48,6 +52,20 @@ OPTION_HELP = {
 
 
 COLUMN = 26        # where help texts start, after the action or option they explain
+
+
+FLAGS = ('--supervise',)
+WORDS = ('true', 'false', 'yes', 'no', 'on', 'off', '1', '0')
+
+
+def flags_spelled_out(argv):
+    """``--supervise`` alone means ``--supervise=true`` (and never takes
+    the next word, say an action, for its value)."""
+    argv = list(argv)
+    for i, word in enumerate(argv):
+        if word in FLAGS and (i + 1 == len(argv) or argv[i + 1].lower() not in WORDS):
+            argv[i] = word + '=true'
+    return argv
 
 
 class UsageError(Exception):
@@ -147,7 +165,7 @@ def parser(prog, usage, description, epilog=None, version_flags=('--version',)):
 def parse(p, argv, settings):
     """(settings, namespace): rendered settings with the command line's
     options parsed over them.  Raises UsageError or SettingError."""
-    ns, extras = p.parse_known_args(argv)
+    ns, extras = p.parse_known_args(flags_spelled_out(argv))
     for word in extras:
         if word.startswith('-') and word != '-':
             option = word.split('=', 1)[0]

@@ -34,11 +34,15 @@ DEFAULTS = {
     'restart-limit': '5',
     'restart-window': '3600',
     'restart-delay': '10',
+    'supervise': 'false',
+    'log-max-bytes': '50MB',
+    'log-backups': '10',
+    'watchdog-timeout': None,
     'check-failures': '1',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
-               'exec:COMMAND', 'alive:SECONDS')
+               'exec:COMMAND', 'alive:SECONDS', 'notify')
 
 
 class SettingError(ValueError):
@@ -108,9 +112,44 @@ def parse_option(option, text, base, settings):
         return parse_probe(option, text)
     if option.endswith('-signal'):
         return parse_signal(option, text)
-    if option == 'restart-limit':
+    if option in ('restart-limit', 'log-backups'):
         return parse_count(option, text)
+    if option == 'supervise':
+        return parse_flag(option, text)
+    if option == 'log-max-bytes':
+        return parse_size(option, text)
+    if option == 'watchdog-timeout':
+        return parse_seconds(option, text) or None if text not in (None, '') else None
     return parse_seconds(option, text)
+
+
+def parse_flag(option, text):
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in ('true', 'yes', 'on', '1'):
+        return True
+    if word in ('false', 'no', 'off', '0', ''):
+        return False
+    raise SettingError(option, 'expected true or false, got %r' % text)
+
+
+SIZE_UNITS = {'': 1, 'B': 1, 'KB': 1024, 'K': 1024, 'MB': 1024 ** 2, 'M': 1024 ** 2,
+              'GB': 1024 ** 3, 'G': 1024 ** 3}
+
+
+def parse_size(option, text):
+    """A number of bytes, with an optional KB, MB or GB (powers of 1024);
+    0 turns the size limit off."""
+    if isinstance(text, int):
+        return text
+    word = str(text).strip().upper()
+    digits = word.rstrip('KMGB')
+    unit = word[len(digits):]
+    if not digits.isdigit() or unit not in SIZE_UNITS:
+        raise SettingError(option, 'expected a size such as 50MB, 512KB or 0 (no limit),'
+                           ' got %r' % text)
+    return int(digits) * SIZE_UNITS[unit]
 
 
 def parse_program(text):
@@ -234,8 +273,10 @@ def parse_probe(option, text):
             raise SettingError(option, 'exec: needs a command, got %r' % text)
     elif kind == 'alive' and option == 'ready':
         parse_seconds(option, rest)
+    elif kind == 'notify' and option == 'ready' and not rest:
+        return 'notify'
     else:
-        forms = PROBE_FORMS if option == 'ready' else PROBE_FORMS[:-1]
+        forms = PROBE_FORMS if option == 'ready' else PROBE_FORMS[:-2]
         raise SettingError(option, 'unknown probe %r; expected one of %s'
                            % (text, ', '.join(forms)))
     return text

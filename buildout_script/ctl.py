@@ -17,7 +17,7 @@ from .lifecycle import Outcome
 from .state import StateError
 
 ACTIONS = ('start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload',
-           'status', 'pid', 'kill', 'foreground', 'spawn')
+           'status', 'pid', 'kill', 'foreground', 'spawn', 'reopen-logs', 'log')
 
 
 def main(argv=None, settings=None):
@@ -94,6 +94,10 @@ def parse_args(argv, settings, prog):
             raise cli.unknown('action', words[0], ACTIONS, ', '.join(ACTIONS))
     if not argv:
         raise cli.Usage(usage(prog, settings, ' (--help says more)'))
+    tail = []
+    if 'log' in argv:                   # its -n N and -f are its own
+        at = argv.index('log') + 1
+        argv, tail = argv[:at], argv[at:]
     import argparse
     p = cli.parser(prog, usage(prog, settings)[len('usage: '):], help_text(prog, settings),
                    EXIT_CODES)
@@ -105,7 +109,7 @@ def parse_args(argv, settings, prog):
         raise cli.Usage(usage(prog, settings, ' (--help says more)'))
     if ns.action not in ACTIONS:
         raise cli.unknown('action', ns.action, ACTIONS, ', '.join(ACTIONS))
-    return settings, ns.action, ns.args, ns.json
+    return settings, ns.action, ns.args + tail, ns.json
 
 
 # What --help says of each action: (its arguments, what it does), one line each.
@@ -123,6 +127,8 @@ ACTION_HELP = {
     'foreground': ('', 'run it attached to this terminal, for debugging'),
     'spawn': ('SECONDS [ARG ...]', 'run an extra, untracked copy, stopped after'
                                    ' SECONDS'),
+    'reopen-logs': ('', 'supervised: reopen the logs (for logrotate create)'),
+    'log': ('[-n N] [-f]', 'print the last N lines of the log (10); -f: follow it'),
 }
 
 EXIT_CODES = ('Exit codes (LSB init scripts): 0 done, 1 failed, 2 bad arguments,\n'
@@ -150,6 +156,8 @@ def help_text(prog, settings):
 def run(action, settings, args, as_json=False):
     if action == 'status' and not args:
         return report_status(settings, as_json)
+    if action == 'log':
+        return show_log(settings, args)
     if action in ('kill', 'spawn'):
         if not args:
             raise_usage = 'SIGNAL' if action == 'kill' else 'SECONDS (a timeout)'
@@ -171,12 +179,25 @@ def report_status(settings, as_json):
     st = lifecycle.status(settings)
     if as_json:
         import json
-        print(json.dumps({'name': settings['name'], 'state': st.state, 'pid': st.pid,
-                          'uptime': None if st.uptime is None else round(st.uptime, 3),
-                          'code': st.code}))
+        report = {'name': settings['name'], 'state': st.state, 'pid': st.pid,
+                  'uptime': None if st.uptime is None else round(st.uptime, 3),
+                  'code': st.code}
+        if settings.get('supervise'):
+            report.update(kept_fields(st))
+        print(json.dumps(report))
     else:
         print(st.message)
     return st.code
+
+
+def kept_fields(st):
+    """What status --json adds for a supervised service."""
+    fields = st.fields
+    return {'keeper': st.keeper, 'supervised': st.keeper is not None,
+            'keeper-state': fields.get('state') if st.keeper else None,
+            'restarts': int(fields.get('restarts') or 0),
+            'last-exit': fields.get('last-exit'), 'status-text': fields.get('status'),
+            'adopted': fields.get('adopted') == 'yes'}
 
 
 def do_start(settings, args):
@@ -204,6 +225,9 @@ def do_reload(settings, args):
     if not settings['reload-signal']:
         return Outcome(lifecycle.UNIMPLEMENTED, '%s: reload is not configured (set'
                        ' reload-signal); use restart' % settings['name'])
+    if settings.get('supervise') and settings['ready'] == 'notify':
+        from . import supervision           # waits for RELOADING=1 ... READY=1
+        return supervision.reload(settings)
     return lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
 
 
@@ -246,10 +270,34 @@ def do_spawn(settings, args):
     return spawn.spawn(settings, timeout, args[1:])
 
 
+def do_reopen_logs(settings, args):
+    """For logrotate's ``create`` mode (postrotate): the keeper goes on in
+    a new file at the next line end.  In cron mode the program holds its
+    log itself: use copytruncate, or restart."""
+    if not settings.get('supervise'):
+        return Outcome(lifecycle.UNIMPLEMENTED, '%s: reopen-logs needs supervise = true;'
+                       ' the program writes its log itself (use logrotate\'s copytruncate,'
+                       ' or create with postrotate ctl restart)' % settings['name'])
+    from . import supervision
+    return supervision.reopen_logs(settings, lifecycle.files_of(settings))
+
+
+def show_log(settings, args):
+    """``log [-n N] [-f]``: the last lines of the log, then (with -f) what
+    follows, across rotations, until interrupted."""
+    from . import logtail
+    try:
+        lines, follow = logtail.parse_args(args)
+    except ValueError as e:
+        return say(Outcome(lifecycle.BAD_ARGS, '%s: %s' % (settings['name'], e)))
+    from . import program
+    return logtail.show(program.log_paths(settings)[0], lines, follow)
+
+
 ACTION_FUNCTIONS = {
     'start': do_start, 'stop': do_stop, 'restart': do_restart, 'try-restart': do_try_restart,
     'reload': do_reload, 'force-reload': do_force_reload, 'kill': do_kill, 'pid': do_pid,
-    'foreground': do_foreground, 'spawn': do_spawn,
+    'foreground': do_foreground, 'spawn': do_spawn, 'reopen-logs': do_reopen_logs,
 }
 
 

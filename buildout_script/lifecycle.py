@@ -82,6 +82,9 @@ def not_started(name, error):
 def status(settings, files=None):
     """What is true now, without taking the lock."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.status(settings, files)
     name = settings['name']
     record = files.read()
     if record.torn:
@@ -116,6 +119,9 @@ def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.start(settings, files)
     name = settings['name']
     record = files.read()
     if record.ident is not None and process.is_running(record.ident):
@@ -132,22 +138,26 @@ def start(settings, files=None):
 
     log, errlog = program.log_paths(settings)
     offsets = {path: program.log_size(path) for path in {log, errlog}}
+    listener = _notify_listener(settings)
     try:
-        proc = program.launch(settings)
+        proc = program.launch(settings, extra_env=listener and listener[1])
     except program.LaunchError as e:
+        _close_listener(listener)
         return not_started(name, e)
     ident = process.identity(proc.pid)
     try:
         files.write(ident, group=True)
         files.clear_stopped()
         record_settings(settings, files)
-        ready, detail = wait_ready_marked(settings, files, proc)
+        ready, detail = wait_ready_marked(settings, files, proc, listener)
     except BaseException:
+        _close_listener(listener)
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
         _stop_family(settings, ident, True)
         proc.poll()
         files.clear()
         raise
+    _close_listener(listener)
     if ready:
         return Outcome(SUCCESS, '%s started (pid %d)' % (name, proc.pid), proc.pid)
     # Dead or not, what it forked may live on: stop the whole family.
@@ -171,13 +181,16 @@ def record_settings(settings, files):
     files.write_settings(fingerprint.record_text(settings))
 
 
-def wait_ready_marked(settings, files, proc):
-    """program.wait_ready, with NAME.starting present meanwhile so that
+def wait_ready_marked(settings, files, proc, listener=None):
+    """Wait until ready, with NAME.starting present meanwhile so that
     ``status`` says "starting" rather than "running"."""
     if not settings['ready']:
         return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     files.mark_starting(proc.pid, process.identity(os.getpid()))
     try:
+        if listener:                    # ready = notify: READY=1 on the socket
+            from . import notify
+            return notify.wait_ready(proc, listener[0], settings['start-timeout'])
         return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     finally:
         files.clear_starting()
@@ -191,6 +204,9 @@ def stop(settings, files=None, on_purpose=True):
     Stopping comes first: a full or read-only disk that cannot take the
     record is a warning on the line, never a reason to leave it running."""
     files = files or files_of(settings)
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.stop(settings, files, on_purpose)
     name = settings['name']
     record = files.read()
     warnings = []
@@ -227,6 +243,9 @@ def _record(step, warnings):
 def restart(settings, files, only_if_running=False):
     """A person's restart: stop (not on purpose) and start again, ending the
     watchdog's give-up as start does.  The caller holds the lock."""
+    if settings.get('supervise'):
+        from . import supervision
+        return supervision.restart(settings, files, only_if_running)
     name = settings['name']
     if only_if_running and status(settings, files).code != STATUS_RUNNING:
         return Outcome(SUCCESS, '%s is not running; not restarted' % name)
@@ -244,6 +263,10 @@ def send_signal(settings, signame, done):
     """Signal the program itself (not its group: a master process decides
     what its workers get)."""
     name = settings['name']
+    if settings.get('supervise'):
+        from . import supervision
+        with locked(settings) as files:
+            supervision.adopt_if_unsupervised(settings, files)
     record = files_of(settings).read()
     if record.ident is None or not process.send(record.ident, process.signal_number(signame)):
         return Outcome(NOT_RUNNING, '%s is not running' % name)
@@ -272,6 +295,31 @@ def foreground(settings):
         except program.LaunchError as e:
             files.clear()
             return not_started(name, e)
+
+
+def _notify_listener(settings):
+    """``ready = notify`` without a keeper: (socket, environment) to hear
+    READY=1 on while starting, else None."""
+    if settings['ready'] != 'notify':
+        return None
+    from . import notify
+    path = notify.socket_path(settings)
+    sock = notify.bind(path)
+    account = program.account_of(settings['user'])
+    if account is not None and not path.startswith('@'):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return sock, notify.environment(path)
+
+
+def _close_listener(listener):
+    if listener:
+        path = listener[0].getsockname()
+        listener[0].close()
+        if path and not path.startswith('\0'):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _stop_family(settings, ident, group):

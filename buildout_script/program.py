@@ -209,10 +209,11 @@ def program(argv):
     return argv
 
 
-def launch(settings, argv=None):
+def launch(settings, argv=None, extra_env=None):
     """Start the program detached from us; return its Popen.  ``argv``
     given: an extra, spawned copy (see spawn.py).
 
+    ``extra_env`` is added to its environment (NOTIFY_SOCKET).
     Raises LaunchError when it cannot be started at all.
     """
     spawned = argv is not None
@@ -237,7 +238,7 @@ def launch(settings, argv=None):
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
             stderr=err if err is not None else subprocess.STDOUT,
-            cwd=cwd, env=environment(settings, account, spawned),
+            cwd=cwd, env=dict(environment(settings, account, spawned), **(extra_env or {})),
             start_new_session=True, close_fds=True, **extra)
     except FileNotFoundError as e:
         if cwd and e.filename == cwd:
@@ -254,6 +255,159 @@ def launch(settings, argv=None):
         os.close(out)
         if err is not None:
             os.close(err)
+
+
+class Child:
+    """A program the keeper forked itself: its PID and, once reaped, its
+    exit code (as Popen's returncode: negative for a signal)."""
+    __slots__ = ('pid', 'returncode')
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+
+
+def spawn_here(settings, outputs, extra_env=None):
+    """Start the program with posix_spawn (vfork and exec: no copy of the
+    caller's memory, the fastest way from a Python process), in the
+    caller's working directory and umask, as the caller's user, in a new
+    session.  For the keeper, which has moved to the program's directory
+    and umask; ``outputs`` (stdout, stderr or None) stay open.  Returns a
+    Child; raises LaunchError if the program cannot be run."""
+    import signal
+    argv = program(settings['program'])
+    env = dict(environment(settings, None), **(extra_env or {}))
+    out, err = outputs
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_DUP2, out, 1),
+               (os.POSIX_SPAWN_DUP2, err if err is not None else out, 2)]
+    try:
+        pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsid=True,
+                              setsigdef=(signal.SIGPIPE,), setsigmask=())
+    except FileNotFoundError:
+        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+    except PermissionError:
+        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    except OSError as e:
+        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+    return Child(pid)
+
+
+def fork_exec(settings, outputs, extra_env=None, watchdog_pid=False):
+    """Start the program as ``launch`` does, without ``subprocess``: for
+    the resident keeper, which should not carry threading, re and locale
+    for this one call.  The exec is confirmed through a close-on-exec pipe,
+    as Popen does, so a program that cannot run is a LaunchError here.
+    With ``watchdog_pid``, WATCHDOG_PID is the program's own PID, as
+    systemd sets it.  Returns a Child."""
+    import signal
+    argv = program(settings['program'])
+    account = account_of(settings['user'])
+    env = dict(environment(settings, account), **(extra_env or {}))
+    cwd = settings['directory']
+    out, err = outputs
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:                                        # the child, until exec
+        step = 'exec'
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                        signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out, 1)
+            os.dup2(err if err is not None else out, 2)
+            os.closerange(3, report_w)
+            os.closerange(report_w + 1, 1 << 20)
+            step = 'chdir'
+            if cwd:
+                os.chdir(cwd)
+            if settings['umask'] is not None:
+                os.umask(settings['umask'])
+            step = 'user'
+            if account is not None:
+                os.setgroups(os.getgrouplist(account.pw_name, account.pw_gid))
+                os.setgid(account.pw_gid)
+                os.setuid(account.pw_uid)
+            step = 'exec'
+            if watchdog_pid:
+                env['WATCHDOG_PID'] = '%d' % os.getpid()
+            os.execvpe(argv[0], argv, env)
+        except OSError as e:
+            os.write(report_w, ('%s %d' % (step, e.errno or 0)).encode())
+        finally:
+            os._exit(127)
+    os.close(report_w)
+    for fd in (out, err):
+        if fd is not None:
+            os.close(fd)
+    try:
+        answer = os.read(report_r, 256).decode()
+    finally:
+        os.close(report_r)
+    if not answer:
+        return Child(pid)
+    os.waitpid(pid, 0)
+    step, number = answer.split()
+    import errno
+    number = int(number)
+    if step == 'chdir':
+        if number == errno.EACCES:
+            raise LaunchError('permission', 'cannot enter the directory %s: permission'
+                              ' denied' % cwd)
+        raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
+    if step == 'user':
+        raise LaunchError('permission', 'cannot become user %r' % settings['user'])
+    if number == errno.ENOENT:
+        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+    if number == errno.EACCES:
+        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], os.strerror(number)))
+
+
+def log_pipes(settings):
+    """{log path: FIFO path}: the named pipes through which a supervised
+    program writes its logs (one when stdout and stderr share a file)."""
+    return {path: os.path.join(settings['pid-dir'], '%s.%s.fifo' % (settings['name'], which))
+            for path, which in zip(dict.fromkeys(log_paths(settings)), ('out', 'err'))}
+
+
+def open_pipe(path, account=None, reader=True):
+    """Open (making it if needed) a FIFO for reading and writing.
+
+    Read-write, so that the holder never sees EOF, and a writer never gets
+    EPIPE while nobody reads: the program's side holds it open read-write,
+    and its output waits in the pipe while no keeper runs.  The buffer is
+    raised to 1 MiB where the kernel allows, so such a wait is long.
+    The ``reader`` (the keeper) reads without blocking; the program's side
+    blocks when the pipe is full.
+    """
+    import fcntl
+    try:
+        os.mkfifo(path, 0o600)
+        if account is not None:
+            os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise LaunchError('not-configured', 'cannot make the pipe %s: %s' % (path, e.strerror))
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+                     | (os.O_NONBLOCK if reader else 0))
+    except OSError as e:
+        raise LaunchError('not-configured', 'cannot open the pipe %s: %s' % (path, e.strerror))
+    st = os.fstat(fd)
+    if not stat.S_ISFIFO(st.st_mode) or st.st_uid not in (os.geteuid(), 0) and (
+            account is None or st.st_uid != account.pw_uid):
+        os.close(fd)
+        raise LaunchError('not-configured', '%s is not our pipe; remove it' % path)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+    return fd
 
 
 def pauses(first=0.001, longest=0.05):

@@ -10,6 +10,9 @@
     NAME.failures   the check's count of consecutive failed probes
     NAME.settings   what the running program was started with (fingerprint.py)
     NAME.starting   present while start waits for the program to be ready
+    NAME.keeper     in supervised mode: "keeper PID START BOOT", then what the
+                    keeper knows ("state running", "restarts 2", ...)
+    NAME.keeper.lock  flock()ed by the keeper for its whole life
 
 Trust: the pid dir is opened once, component by component (trusted.py), and
 must be one nobody else can write; every file is opened relative to it,
@@ -68,6 +71,8 @@ class ServiceFiles:
         self.failures = os.path.join(pid_dir, name + '.failures')
         self.settings = os.path.join(pid_dir, name + '.settings')
         self.starting = os.path.join(pid_dir, name + '.starting')
+        self.keeper = os.path.join(pid_dir, name + '.keeper')
+        self.keeper_lock = os.path.join(pid_dir, name + '.keeper.lock')
         self._fd = None                 # the pid dir, while the lock is held
 
     # -- the pid dir --------------------------------------------------------
@@ -256,6 +261,45 @@ class ServiceFiles:
             return Identity.from_text(' '.join(words[1:4]))
         except (ValueError, IndexError):
             return None
+
+    # -- the keeper (supervised mode) ----------------------------------------------
+
+    def read_keeper(self):
+        """(Identity of the keeper, {field: text}), or (None, {}) if there
+        is no keeper record (or not one we wrote)."""
+        with _InDir(self) as fd:
+            text = self._read(fd, self.keeper)
+        if not text:
+            return None, {}
+        lines = text.splitlines()
+        words = lines[0].split()
+        if words[:1] != ['keeper']:
+            return None, {}
+        try:
+            ident = Identity.from_text(' '.join(words[1:]))
+        except ValueError:
+            return None, {}
+        fields = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(' ')
+            fields[key] = value
+        return ident, fields
+
+    def write_keeper(self, ident, fields):
+        lines = ['keeper %s' % (ident,)] + [
+            '%s %s' % (key, ' '.join(str(value).split()))
+            for key, value in fields.items() if value is not None]
+        with _InDir(self, create=True) as fd:
+            self._replace(fd, self.keeper, '\n'.join(lines) + '\n')
+
+    def clear_keeper(self):
+        with _InDir(self) as fd:
+            self._remove(fd, self.keeper)
+
+    def open_keeper_lock(self):
+        """The keeper's own lock (mode 0600), which it holds for its life."""
+        with _InDir(self, create=True) as fd:
+            return self._open(fd, self.keeper_lock, os.O_RDWR | os.O_CREAT, 0o600)
 
     # -- serialising control commands -------------------------------------------
 

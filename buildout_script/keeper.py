@@ -1,0 +1,611 @@
+"""The keeper: one small resident process per supervised service.
+
+    ctl start --> keeper (child subreaper; log pipes; NOTIFY_SOCKET)
+                    `--> program (restarted at once when it exits)
+
+``ctl`` starts it as ``python -m buildout_script.keeper NAME PID_DIR`` (so
+``ps`` says what it is and which service it keeps) and hands it the
+settings and what to do ('start' or 'adopt') on stdin; it answers on
+stdout once the program is ready (or not), then lives on.  Both in
+``marshal`` form: the keeper stays resident, and json (with the ``re`` it
+loads) would cost it a megabyte of memory for nothing.
+
+It waits without polling: the program's pidfd, the log pipes, the notify
+socket and a signal wakeup fd, in one selector; nothing wakes it while all
+is well.  It writes the same state files as ``ctl`` (NAME.pid, NAME.identity)
+and its own record (NAME.keeper), and applies the restart rules of the check
+(``restarts``) to the same history (NAME.restarts).
+
+Signals: TERM (or INT) stops the program with the stop schedule, then the
+keeper; USR1 reopens the logs; USR2 restarts the program (a person's
+restart: not counted).  Killed with -9, it leaves the program running and
+writing into its pipe; the next command starts a keeper that adopts it.
+"""
+
+import marshal
+import os
+import selectors
+import signal
+import sys
+import time
+
+from . import logfiles
+from . import probe
+from . import process
+from . import program
+from . import restarts
+from .state import ServiceFiles
+
+PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 15, 36
+READ_SIZE = 65536
+
+
+def prctl(option, value):
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def trim_memory():
+    """Give back to the system what starting up left free in the heap
+    (glibc keeps it otherwise): the keeper then idles in less memory."""
+    import ctypes
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class Keeper:
+
+    def __init__(self, settings, report):
+        self.settings = settings
+        self.name = settings['name']
+        self.files = ServiceFiles(settings['pid-dir'], self.name)
+        self.me = process.identity(os.getpid())
+        self.account = program.account_of(settings['user'])
+        self.selector = selectors.DefaultSelector()
+        self.report = report            # the pipe ctl waits on, until answered
+        self.proc = None                # our child's Popen (None when adopted)
+        self.child = None               # the program's Identity
+        self.pidfd = None
+        self.state = 'starting'
+        self.generation = 0             # programs launched (or adopted)
+        self.restarts = 0               # unexpected exits restarted
+        self.last_exit = None
+        self.status_text = None
+        self.ready_note = None          # notify: 'ready' / 'reloading'
+        self.reloads = 0
+        self.reopens = 0                # reopen-logs requests taken
+        self.timer = None               # (monotonic time, action)
+        self.deadline = None            # of a start: not ready by then = failed
+        self.watchdog_due = None
+        self.pauses = None
+        self.stop_on_purpose = False
+        self.done = False
+        self.code = 0
+        self.logs = {}                  # FIFO descriptor -> logfiles.Log
+        self.pipes = {}                 # log path -> FIFO path
+        self.notify_path = self.notify_sock = None
+
+    # -- setting up -------------------------------------------------------------
+
+    def setup(self):
+        """Everything before the program: lock, signals, pipes, logs."""
+        prctl(PR_SET_NAME, ('keep:' + self.name)[:15].encode())
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        import fcntl
+        self.files.prepare()
+        self.lock = self.files.open_keeper_lock()
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise program.LaunchError('not-configured', 'another keeper already keeps it')
+        self.wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
+                    signal.SIGUSR2, signal.SIGCHLD):
+            signal.signal(sig, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.selector.register(self.wake, selectors.EVENT_READ, self.on_signals)
+        max_bytes, backups = self.settings['log-max-bytes'], self.settings['log-backups']
+        self.pipes = program.log_pipes(self.settings)
+        for path, fifo in self.pipes.items():
+            fd = program.open_pipe(fifo, self.account)
+            self.logs[fd] = logfiles.Log(path, max_bytes, backups, self.account)
+            self.selector.register(fd, selectors.EVENT_READ, self.on_output)
+        self.outputs = ([program.open_pipe(fifo, self.account, reader=False)
+                         for fifo in self.pipes.values()] + [None])[:2]
+        self.in_directory = False       # the program's directory and umask are ours
+        try:
+            os.chdir(self.settings['directory'] or '/')
+            self.in_directory = True
+        except OSError:
+            pass                        # fork_exec says what is wrong with it
+        if self.settings['umask'] is not None:
+            os.umask(self.settings['umask'])
+        if self.settings['ready'] == 'notify' or self.settings['watchdog-timeout']:
+            from . import notify
+            self.notify_path = notify.socket_path(self.settings)
+            self.notify_sock = notify.bind(self.notify_path)
+            if self.account is not None and not self.notify_path.startswith('@'):
+                os.chown(self.notify_path, self.account.pw_uid, self.account.pw_gid)
+            self.selector.register(self.notify_sock, selectors.EVENT_READ, self.on_notify)
+
+    def note(self, text):
+        """A line of the keeper's own, in the (error) log."""
+        log = list(self.logs.values())[-1]
+        log.note('%s keeper[%d]: %s' % (time.strftime('%Y-%m-%d %H:%M:%S'),
+                                         self.me.pid, text))
+
+    # -- the program ----------------------------------------------------------------
+
+    def launch(self):
+        """Start the program: posix_spawn (fastest) where nothing needs
+        doing between fork and exec that the keeper has not done for
+        itself; a fork of our own to change user or set WATCHDOG_PID."""
+        extra = {}
+        if self.notify_path:
+            from . import notify
+            extra = notify.environment(self.notify_path, self.settings['watchdog-timeout'])
+        watchdog = bool(self.settings['watchdog-timeout'])
+        if self.account is None and not watchdog and self.in_directory:
+            self.proc = program.spawn_here(self.settings, self.outputs, extra)
+        else:
+            outputs = [None if fd is None else os.dup(fd) for fd in self.outputs]
+            self.proc = program.fork_exec(self.settings, outputs, extra, watchdog_pid=watchdog)
+        self.follow(self.proc.pid, process.identity(self.proc.pid))
+        self.generation += 1
+        self.ready_note = None
+        self.files.write(self.child, group=True)
+
+    def follow(self, pid, ident):
+        if self.pidfd is not None:
+            self.selector.unregister(self.pidfd)
+            os.close(self.pidfd)
+        self.pidfd = os.pidfd_open(pid)
+        self.child = ident
+        self.selector.register(self.pidfd, selectors.EVENT_READ, self.on_exit)
+        if self.settings['watchdog-timeout']:
+            self.watchdog_due = time.monotonic() + self.settings['watchdog-timeout']
+
+    def adopt(self):
+        """Take over a program a dead keeper left running: its pidfd pins
+        the very process, checked against the identity on record."""
+        record = self.files.read()
+        if record.ident is None or not process.is_running(record.ident):
+            raise program.LaunchError('not-configured', 'no running program to adopt')
+        pidfd_pid = record.pid
+        self.follow(pidfd_pid, record.ident)
+        if not process.is_running(record.ident):       # gone between look and pidfd
+            raise program.LaunchError('not-configured', 'the program exited meanwhile')
+        self.generation += 1
+        self.proc = None
+        self.note('adopted pid %d, left running by a keeper that died; its exit status'
+                  ' will be unknown (it is not our child)' % record.pid)
+
+    def begin_start(self):
+        """Launch and wait (in the loop) until ready, or fail."""
+        self.offsets = {path: program.log_size(path) for path in self.pipes}
+        self.launch()
+        self.state = 'starting'
+        self.deadline = time.monotonic() + self.settings['start-timeout']
+        self.pauses = program.pauses()
+        self.set_timer(0, self.poll_ready)
+        self.save()
+
+    def poll_ready(self):
+        if self.state != 'starting':
+            return
+        ready = self.settings['ready']
+        ok, detail = False, 'no answer yet'
+        if ready is None:
+            ok, detail = True, 'started'
+        elif ready == 'notify':
+            ok = self.ready_note == 'ready'
+            detail = 'no READY=1 yet'
+        elif probe.alive_seconds(ready) is not None:
+            ok = process.uptime(self.child) >= probe.alive_seconds(ready)
+            detail = 'alive for %gs' % probe.alive_seconds(ready)
+        else:
+            left = self.deadline - time.monotonic()
+            ok, detail = probe.run(ready, max(0.05, min(left, 2.0)))
+        if ok:
+            self.state = 'running'
+            self.answer(0, '%s started (pid %d, kept by pid %d)'
+                        % (self.name, self.child.pid, self.me.pid))
+            self.save()
+            return
+        if time.monotonic() >= self.deadline:
+            self.fail('not ready after %gs (%s: %s)' % (
+                self.settings['start-timeout'], ready, detail))
+            return
+        self.set_timer(next(self.pauses), self.poll_ready)
+
+    def fail(self, detail):
+        """A start that did not come up: stop what it started, say why
+        (with the last lines of its log), and end the keeper."""
+        stopped = self.terminate()
+        self.drain()
+        if stopped:
+            self.files.clear()
+        tail = [line for path in self.offsets
+                for line in program.log_tail(path, self.offsets[path])]
+        message = '%s failed to start: %s' % (self.name, detail)
+        if tail:
+            message += '; last lines of its log (%s):\n' % list(self.offsets)[0] + '\n'.join(
+                '    ' + line for line in tail)
+        self.state = 'failed'
+        self.answer(1, message)
+        self.save(message=message)
+        self.finish(1)
+
+    def answer(self, code, message):
+        if self.report is not None:
+            pid = self.child.pid if self.child else None
+            try:
+                self.report.write(marshal.dumps({'code': code, 'message': message,
+                                                 'pid': pid, 'keeper': self.me.pid}))
+                self.report.close()
+            except OSError:
+                pass
+            self.report = None
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.close(devnull)
+            trim_memory()
+
+    # -- events -------------------------------------------------------------------------
+
+    def run(self):
+        while not self.done:
+            timeout = None
+            if self.timer is not None:
+                timeout = max(0.0, self.timer[0] - time.monotonic())
+            if self.watchdog_due is not None and self.state == 'running':
+                left = max(0.0, self.watchdog_due - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
+            for key, _ in self.selector.select(timeout):
+                if not self.done:
+                    key.data()
+            now = time.monotonic()
+            if self.timer is not None and now >= self.timer[0]:
+                action, self.timer = self.timer[1], None
+                action()
+            if (self.watchdog_due is not None and self.state == 'running'
+                    and now >= self.watchdog_due and not self.done):
+                self.watchdog_missed()
+
+    def set_timer(self, seconds, action):
+        self.timer = (time.monotonic() + seconds, action)
+
+    def on_signals(self):
+        try:
+            data = os.read(self.wake, 256)
+        except (BlockingIOError, InterruptedError):
+            return
+        for number in data:
+            if number == signal.SIGCHLD:
+                self.reap()
+            elif number in (signal.SIGTERM, signal.SIGINT):
+                self.begin_stop()
+            elif number == signal.SIGUSR1:
+                for log in self.logs.values():
+                    log.reopen()
+                self.reopens += 1
+                self.save()
+            elif number == signal.SIGUSR2:
+                self.begin_restart()
+
+    def on_output(self, fd=None):
+        for fd, log in self.logs.items():
+            for _ in range(16):             # then let the others speak
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:
+                    break
+                log.write(data)
+
+    def drain(self):
+        for fd, log in self.logs.items():
+            while True:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:
+                    break
+                log.write(data)
+
+    def reap(self):
+        """Collect every child that ended: the program (its status) and
+        what the subreaper inherited (dropped)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if self.proc is not None and pid == self.proc.pid:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+
+    def on_exit(self):
+        """The program's pidfd: it has ended."""
+        self.timer = None               # a kill or a probe meant for it
+        self.reap()
+        self.selector.unregister(self.pidfd)
+        os.close(self.pidfd)
+        self.pidfd = None
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                _, status = os.waitpid(self.proc.pid, 0)
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                pass
+        if self.proc is not None and self.proc.returncode is not None:
+            self.last_exit = program.describe_exit(self.proc.returncode)
+        else:
+            self.last_exit = 'exited (status unknown: adopted, not our child)'
+        if self.state == 'stopping':
+            self.finish_stop()
+        elif self.state == 'restarting':
+            self.terminate_leftovers(self.child)
+            self.begin_start()
+        elif self.state == 'starting':
+            self.fail(self.last_exit)
+        elif self.state == 'running':
+            self.exited_unexpectedly()
+
+    def exited_unexpectedly(self):
+        history = self.files.read_restarts()
+        now = time.time()
+        decision = restarts.decide(history, self.settings, now)
+        if decision.verdict == restarts.NOW:
+            dead = self.child
+            try:
+                self.launch()
+            except program.LaunchError as e:
+                self.give_up(history, now, 'cannot restart it: %s' % e)
+                return
+            self.restarts += 1
+            count = restarts.record(history, decision, now)
+            self.files.write_restarts(history)
+            self.note('pid %d %s; restarted it (pid %d, restart %d of %d within %gs)' % (
+                dead.pid, self.last_exit, self.child.pid, count,
+                self.settings['restart-limit'], self.settings['restart-window']))
+            self.save()
+            self.terminate_leftovers(dead)
+        elif decision.verdict == restarts.WAIT:
+            self.state = 'backoff'
+            self.note('pid %d %s; next restart in %.1fs' % (self.child.pid, self.last_exit,
+                                                            decision.wait))
+            self.set_timer(decision.wait, self.restart_after_backoff)
+            self.save(next_restart='%.0f' % (now + decision.wait))
+            self.terminate_leftovers(self.child)
+        else:
+            self.give_up(history, now, '%s' % self.last_exit)
+
+    def restart_after_backoff(self):
+        if self.state == 'backoff':
+            self.state = 'running'
+            self.exited_unexpectedly()
+
+    def give_up(self, history, now, why):
+        restarts.give_up(history, now)
+        self.files.write_restarts(history)
+        message = ('%s %s; gave up after %d restarts in %gs; run ctl start once it is fixed'
+                   % (self.name, why, self.settings['restart-limit'],
+                      self.settings['restart-window']))
+        self.note(message)
+        self.terminate()
+        self.files.clear()
+        self.state = 'gave-up'
+        self.save(message=message)
+        self.finish(1)
+
+    def watchdog_missed(self):
+        self.note('pid %d sent no WATCHDOG=1 for %gs; killing it with SIGABRT' % (
+            self.child.pid, self.settings['watchdog-timeout']))
+        self.watchdog_due = None
+        process.send_group(self.child, signal.SIGABRT) or process.send(
+            self.child, signal.SIGABRT)
+        self.set_timer(self.settings['stop-timeout'], self.kill_now)
+
+    def on_notify(self):
+        from . import notify
+        for pid, uid, fields in notify.receive(self.notify_sock):
+            if self.child is None or pid != self.child.pid:
+                continue                # NotifyAccess=main, as systemd's default
+            changed = False
+            if 'STATUS' in fields:
+                self.status_text = fields['STATUS']
+                changed = True
+            if fields.get('RELOADING') == '1':
+                self.ready_note = 'reloading'
+                changed = True
+            if fields.get('READY') == '1':
+                if self.ready_note == 'reloading':
+                    self.reloads += 1
+                self.ready_note = 'ready'
+                changed = True
+                if self.state == 'starting':
+                    self.set_timer(0, self.poll_ready)
+            if fields.get('STOPPING') == '1' and self.state == 'running':
+                self.state = 'stopping'         # its exit is expected: not restarted
+                self.stop_on_purpose = False
+                changed = True
+            if 'WATCHDOG_USEC' in fields and fields['WATCHDOG_USEC'].isdigit():
+                self.settings['watchdog-timeout'] = int(fields['WATCHDOG_USEC']) / 1e6
+            if fields.get('WATCHDOG') == '1' and self.settings['watchdog-timeout']:
+                self.watchdog_due = time.monotonic() + self.settings['watchdog-timeout']
+            if 'EXTEND_TIMEOUT_USEC' in fields and self.state == 'starting':
+                if fields['EXTEND_TIMEOUT_USEC'].isdigit():
+                    self.deadline = max(self.deadline, time.monotonic()
+                                        + int(fields['EXTEND_TIMEOUT_USEC']) / 1e6)
+            if fields.get('MAINPID', '').isdigit():
+                self.follow_main(int(fields['MAINPID']))
+                changed = True
+            if changed:
+                self.save()
+
+    def follow_main(self, pid):
+        """MAINPID=: follow another process, if it is one of ours (our
+        child, or reparented to us as the subreaper)."""
+        facts = process.facts(pid)
+        if facts is None or pid == self.child.pid or facts.ppid not in (
+                self.me.pid, self.child.pid):
+            return
+        # Our child (its exit status will be ours to reap), or not.
+        self.proc = program.Child(pid) if facts.ppid == self.me.pid else None
+        self.follow(pid, process.identity(pid))
+        self.files.write(self.child, group=facts.pgid == pid)
+        self.note('following MAINPID=%d' % pid)
+
+    # -- stopping ---------------------------------------------------------------------
+
+    def begin_stop(self):
+        if self.state in ('stopping', 'failed', 'gave-up'):
+            return
+        if self.report is not None:         # stopped while starting
+            self.answer(1, '%s: stopped while starting' % self.name)
+        self.stop_on_purpose = True
+        self.state = 'stopping'
+        self.save()
+        if self.pidfd is None:              # in backoff: nothing runs
+            self.finish_stop()
+            return
+        self.signal_program(process.signal_number(self.settings['stop-signal']))
+        self.set_timer(self.settings['stop-timeout'], self.kill_now)
+
+    def begin_restart(self):
+        """A person's restart: stop with the schedule, start, wait for ready."""
+        if self.state == 'backoff' or self.pidfd is None:
+            self.begin_start()
+            return
+        if self.state in ('stopping', 'restarting'):
+            return
+        self.state = 'restarting'
+        self.save()
+        self.signal_program(process.signal_number(self.settings['stop-signal']))
+        self.set_timer(self.settings['stop-timeout'], self.kill_now)
+
+    def signal_program(self, sig):
+        if not process.send_group(self.child, sig):
+            process.send(self.child, sig)
+
+    def kill_now(self):
+        if self.pidfd is not None:
+            self.note('pid %d still runs after %gs; sending SIGKILL' % (
+                self.child.pid, self.settings['stop-timeout']))
+            self.signal_program(signal.SIGKILL)
+
+    def finish_stop(self):
+        self.timer = None
+        if self.stop_on_purpose:
+            self.terminate()
+            self.drain()
+            self.files.clear()
+            self.finish(0)
+        else:                               # STOPPING=1, then it exited
+            self.note('pid %d %s after STOPPING=1; it stopped itself, not restarted' % (
+                self.child.pid, self.last_exit))
+            self.terminate()
+            self.files.clear()
+            self.files.mark_stopped()
+            self.finish(0)
+
+    def terminate(self):
+        """Stop what is left of the program's family, and what it left to
+        us as the subreaper (True when nothing is left)."""
+        if self.child is None:
+            return True
+        mark = program.mark(self.settings)
+        done = program.terminate(self.child, True, self.settings['stop-signal'],
+                                 self.settings['stop-timeout'], mark)
+        for f in process.table():
+            if f.ppid == self.me.pid and f.state != 'Z' and process.carries(f.pid, mark):
+                orphan = process.identity(f.pid)
+                if orphan is not None:
+                    done = program.terminate(orphan, False, self.settings['stop-signal'],
+                                             self.settings['stop-timeout'], mark) and done
+        self.reap()
+        return done
+
+    def terminate_leftovers(self, dead):
+        """What a dead program left in its group: stopped, as before a start."""
+        program.terminate(dead, True, self.settings['stop-signal'],
+                          self.settings['stop-timeout'], program.mark(self.settings))
+
+    def finish(self, code):
+        self.drain()
+        self.done = True
+        self.code = code
+        if self.state not in ('failed', 'gave-up'):
+            self.files.clear_keeper()
+
+    # -- the record -----------------------------------------------------------------
+
+    def save(self, **extra):
+        fields = {'state': self.state, 'pid': self.child.pid if self.child else None,
+                  'generation': self.generation, 'restarts': self.restarts,
+                  'last-exit': self.last_exit, 'status': self.status_text,
+                  'ready': self.ready_note, 'reloads': self.reloads,
+                  'reopens': self.reopens,
+                  'adopted': 'yes' if self.proc is None and self.child else None}
+        fields.update(extra)
+        self.files.write_keeper(self.me, fields)
+
+
+def main(argv=None):
+    """``python -m buildout_script.keeper NAME PID_DIR`` with the request on stdin."""
+    os.environ.pop('NOTIFY_SOCKET', None)       # ours to give, not an outer manager's
+    report = os.fdopen(os.dup(1), 'wb')
+    try:
+        request = marshal.loads(sys.stdin.buffer.read())
+        os.environ.pop('PYTHONPATH', None)
+        if request.get('pythonpath') is not None:   # the program's, not ours
+            os.environ['PYTHONPATH'] = request['pythonpath']
+    except (ValueError, EOFError, TypeError):
+        print('%s: expects its request on stdin (ctl starts it)' % sys.argv[0],
+              file=sys.stderr)
+        return 2
+    keeper = Keeper(request['settings'], report)
+    try:
+        keeper.setup()
+        if request['mode'] == 'adopt':
+            keeper.adopt()
+            keeper.state = 'running'
+            keeper.save()
+            keeper.answer(0, '%s is running (pid %d); its keeper (pid %d) adopted it'
+                          % (keeper.name, keeper.child.pid, keeper.me.pid))
+        else:
+            keeper.begin_start()
+        keeper.run()
+    except program.LaunchError as e:
+        keeper.answer({'not-installed': 5, 'not-configured': 6, 'permission': 4}[e.kind],
+                      '%s not started: %s' % (keeper.name, e))
+        return 1
+    except Exception as e:
+        import traceback
+        keeper.answer(1, '%s: the keeper failed: %s: %s' % (keeper.name,
+                                                           e.__class__.__name__, e))
+        if keeper.child is not None and keeper.terminate():
+            keeper.files.clear()            # nothing may run on untracked
+        if keeper.logs:
+            keeper.note('failed: ' + traceback.format_exc().replace('\n', ' | '))
+            keeper.drain()
+        return 1
+    return keeper.code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The keeper's log files: whole lines, rotated by size, reopened on request.
+
+The program writes into a pipe; the keeper reads it in chunks and hands
+each chunk to ``Log.write`` at once (holding nothing back, so a keeper
+killed with -9 loses at most the chunk in its hands).  A switch to a new
+file, by size (``log-max-bytes``, keeping ``log-backups`` as NAME.log.1 ..
+NAME.log.N, as supervisord and svlogd do) or on request (logrotate's
+``create`` mode renamed the file), happens only where a line ends, so no
+line is split between two files; a line longer than ``LONGEST_LINE`` past
+the limit is the one exception.  The pipe is read, never copied, so no line
+is written twice.
+"""
+
+import os
+
+from . import program
+
+LONGEST_LINE = 1 << 20
+
+
+class Log:
+
+    def __init__(self, path, max_bytes=0, backups=0, account=None):
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self.account = account
+        self.fd = None
+        self.size = 0
+        self.at_boundary = True     # the last byte written ends a line
+        self.reopen_due = False
+        self.overdue = 0            # bytes written since a switch fell due
+        self.notes = []
+        self.open()
+
+    def open(self):
+        self.fd = program.open_log(self.path, self.account)
+        self.size = os.fstat(self.fd).st_size
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def reopen(self):
+        """logrotate moved the file away: go on in a new one at the next
+        line end (at once, if the last line is complete)."""
+        self.reopen_due = True
+        if self.at_boundary:
+            self._switch()
+
+    def due(self):
+        return self.reopen_due or (self.max_bytes and self.size >= self.max_bytes)
+
+    def write(self, data):
+        while data:
+            if self.due():
+                if self.at_boundary or self.overdue > LONGEST_LINE:
+                    self._switch()
+                else:
+                    end = data.find(b'\n')
+                    if end < 0:
+                        self._put(data)
+                        self.overdue += len(data)
+                        return
+                    self._put(data[:end + 1])
+                    data = data[end + 1:]
+                    continue
+            if self.max_bytes and self.size + len(data) > self.max_bytes:
+                end = data.find(b'\n', max(0, self.max_bytes - self.size - 1))
+                if 0 <= end < len(data) - 1:
+                    self._put(data[:end + 1])
+                    data = data[end + 1:]
+                    continue
+            self._put(data)
+            return
+
+    def note(self, text):
+        """A line of the keeper's own, never inside a line of the program's."""
+        self.notes.append(text.rstrip('\n').encode(errors='replace') + b'\n')
+        if self.at_boundary:
+            self._put_notes()
+
+    def _put(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                done = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError:
+                return              # disk full: what cannot be written is lost
+            view = view[done:]
+            self.size += done
+        self.at_boundary = data.endswith(b'\n')
+        if self.at_boundary and self.notes:
+            self._put_notes()
+
+    def _put_notes(self):
+        notes, self.notes = b''.join(self.notes), []
+        self._put(notes)
+
+    def _switch(self):
+        if self.max_bytes and self.size >= self.max_bytes and not self.reopen_due:
+            self._rotate()
+        self.close()
+        self.open()
+        self.reopen_due = False
+        self.overdue = 0
+
+    def _rotate(self):
+        """NAME.log -> NAME.log.1 -> ... -> NAME.log.N; the oldest goes."""
+        names = [self.path] + ['%s.%d' % (self.path, n) for n in range(1, self.backups + 1)]
+        try:
+            if self.backups == 0:
+                os.unlink(self.path)
+                return
+            for older, newer in reversed(list(zip(names, names[1:]))):
+                if os.path.lexists(older):
+                    os.replace(older, newer)
+        except OSError:
+            pass                    # then the file just grows: never lose lines

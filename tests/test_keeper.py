@@ -1,0 +1,179 @@
+"""Supervised mode (``--supervise``): a keeper per service, real kills."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import support
+from support import Ctl, alive, gone, proc, wait_for
+
+
+@pytest.fixture(scope='module', autouse=True)
+def subreaper():
+    became = support.become_subreaper()
+    yield
+    if became:
+        support.reap_orphans()
+        support.stop_being_subreaper()
+
+
+@pytest.fixture
+def cleanup(tmp_path):
+    c = support.Cleanup(tmp_path)
+    try:
+        yield c
+    finally:
+        c.finish()
+
+
+@pytest.fixture
+def kept(cleanup, tmp_path):
+    """A factory of supervised services (default program: sleep 300)."""
+    def make(program=None, name='svc', **options):
+        options.setdefault('restart_delay', 0)
+        return Ctl(cleanup, tmp_path, name=name, supervise='true',
+                   program=program or support.program('sleep', '300'), **options)
+    return make
+
+
+def status_of(svc):
+    r = svc.run('status', '--json')
+    return json.loads(r.out)
+
+
+def keeper_pid(svc):
+    return int((svc.pid_dir / (svc.name + '.keeper')).read_text().split()[1])
+
+
+def test_start_runs_a_keeper_that_ps_names_and_the_program_as_its_child(kept):
+    svc = kept()
+    program = svc.start_ok()
+    keeper = proc(keeper_pid(svc))
+    assert program.ppid() == keeper.pid
+    assert keeper.cmdline()[1:] == ['-S', '-m', 'buildout_script.keeper', 'svc',
+                                    str(svc.pid_dir)]
+    assert keeper.name() == 'keep:svc'
+    st = status_of(svc)
+    assert st['state'] == 'running' and st['pid'] == program.pid
+    assert st['keeper'] == keeper.pid and st['supervised'] and st['restarts'] == 0
+    r = svc.run('stop')
+    assert r.code == 0 and 'stopped (pid %d)' % program.pid in r.out, r
+    assert gone(program) and gone(keeper)
+    assert not (svc.pid_dir / 'svc.keeper').exists()
+    assert svc.run('status').code == 3
+
+
+def test_kill_9_of_the_program_brings_it_back_at_once(kept):
+    svc = kept()
+    first = svc.start_ok()
+    os.kill(first.pid, signal.SIGKILL)
+    wait_for(lambda: svc.pid_file.exists() and svc.read_pid() != first.pid)
+    wait_for(lambda: status_of(svc)['restarts'] == 1)
+    st = status_of(svc)
+    assert st['state'] == 'running' and st['last-exit'] == 'killed by SIGKILL', st
+    assert 'restarted it' in svc.log.read_text()
+    svc.run('stop')
+
+
+def test_keeper_gives_up_after_the_restart_limit_and_the_check_says_critical(kept):
+    svc = kept(support.program(sys.executable, '-c', 'import time; time.sleep(0.3)'),
+               restart_limit=2, ready='alive:0.1')
+    svc.start_ok()
+    wait_for(lambda: 'gave up' in svc.run('status').out, timeout=30)
+    assert svc.run('status').code == 3
+    check = subprocess.run(svc.argv()[:1] + ['-m', 'buildout_script.check']
+                           + svc.argv()[3:], env=svc.env(), capture_output=True, text=True)
+    assert check.returncode == 2 and 'gave up' in check.stdout, check
+    assert svc.run('start').code == 0       # a person's start resumes
+    svc.run('stop')
+
+
+def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(kept):
+    svc = kept(support.program(sys.executable, '-c', 'import time, itertools\n'
+                               'for i in itertools.count():\n'
+                               '    print("line", i, flush=True); time.sleep(0.01)'))
+    program = svc.start_ok()
+    keeper = proc(keeper_pid(svc))
+    keeper.kill()
+    wait_for(lambda: gone(keeper))
+    assert alive(program)
+    r = svc.run('status')
+    assert r.code == 0 and 'unsupervised' in r.out, r
+    r = svc.run('start')
+    assert r.code == 0 and 'adopted' in r.out, r
+    assert svc.read_pid() == program.pid          # never a second copy
+    assert status_of(svc)['keeper'] != keeper.pid
+    # What it wrote meanwhile waited in the pipe: every line is there once.
+    r = svc.run('stop')
+    assert r.code == 0 and gone(program), r
+    numbers = [int(l.split()[1]) for l in svc.log.read_text().splitlines()
+               if l.startswith('line ')]
+    assert numbers == list(range(len(numbers))) and len(numbers) > 10
+
+
+def test_check_adopts_an_unsupervised_program_with_a_warning(kept):
+    svc = kept()
+    program = svc.start_ok()
+    proc(keeper_pid(svc)).kill()
+    wait_for(lambda: 'unsupervised' in svc.run('status').out)
+    argv = svc.argv()
+    check = subprocess.run(argv[:1] + ['-m', 'buildout_script.check'] + argv[3:],
+                           env=svc.env(), capture_output=True, text=True)
+    assert check.returncode == 1 and 'adopted' in check.stdout, check
+    st = status_of(svc)
+    assert st['pid'] == program.pid and st['supervised'] and st['adopted']
+    program.kill()                  # adopted: restarted, its exit status unknown
+    wait_for(lambda: status_of(svc)['pid'] not in (None, program.pid))
+    assert 'unknown' in status_of(svc)['last-exit']
+    svc.run('stop')
+
+
+def test_restart_keeps_the_keeper_and_kill_reaches_the_program(kept):
+    svc = kept()
+    first = svc.start_ok()
+    keeper = keeper_pid(svc)
+    r = svc.run('restart')
+    assert r.code == 0 and 'restarted' in r.out, r
+    assert keeper_pid(svc) == keeper and svc.read_pid() != first.pid
+    assert gone(first)
+    second = svc.read_pid()
+    r = svc.run('kill', 'KILL')
+    assert r.code == 0, r
+    wait_for(lambda: svc.read_pid() not in (second,) if svc.pid_file.exists() else False)
+    assert keeper_pid(svc) == keeper
+    svc.run('stop')
+
+
+def test_stop_stops_what_the_program_left_to_the_subreaper(kept, tmp_path):
+    script = support.script(tmp_path, 'forker.py', (
+        'import subprocess, sys, time\n'
+        'subprocess.Popen(["sleep", "300"], start_new_session=True)\n'
+        'time.sleep(300)\n'))
+    svc = kept(support.program(sys.executable, script))
+    program = svc.start_ok()
+    wait_for(lambda: program.children())
+    orphan = program.children()[0]
+    r = svc.run('stop')
+    assert r.code == 0 and gone(program) and gone(orphan), r
+
+
+def test_start_of_a_missing_program_exits_5_and_leaves_no_keeper(kept, tmp_path):
+    svc = kept(support.program(str(tmp_path / 'no-such-program')))
+    r = svc.run('start')
+    assert r.code == 5 and 'program not found' in r.err, r
+    assert not svc.pid_file.exists()
+    assert svc.run('status').code == 3
+
+
+def test_supervise_alone_on_the_command_line_means_true(cleanup, tmp_path):
+    svc = Ctl(cleanup, tmp_path, program=support.program('sleep', '300'))
+    argv = svc.argv() + ['--supervise', 'start']
+    done = subprocess.run(argv, env=svc.env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and 'kept by pid' in done.stdout, done
+    done = subprocess.run(svc.argv() + ['--supervise', 'stop'], env=svc.env(),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and 'stopped' in done.stdout, done

@@ -1,0 +1,151 @@
+"""Logs through the keeper: rotated under a writer, every line counted."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import support
+from support import Ctl, wait_for
+
+LINES = 20000
+WRITER = (
+    'import sys, time\n'
+    'for i in range(%d):\n'
+    '    sys.stdout.write("line %%d of the writer, padded to be a bit longer\\n" %% i)\n'
+    '    if i %% 100 == 0:\n'
+    '        sys.stdout.flush(); time.sleep(0.002)\n'
+    'sys.stdout.flush()\n'
+    'time.sleep(300)\n' % LINES)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def subreaper():
+    became = support.become_subreaper()
+    yield
+    if became:
+        support.reap_orphans()
+        support.stop_being_subreaper()
+
+
+@pytest.fixture
+def cleanup(tmp_path):
+    c = support.Cleanup(tmp_path)
+    try:
+        yield c
+    finally:
+        c.finish()
+
+
+def writer(cleanup, tmp_path, **options):
+    script = support.script(tmp_path, 'writer.py', WRITER)
+    return Ctl(cleanup, tmp_path, supervise='true',
+               program=support.program(sys.executable, script), **options)
+
+
+def rotated(log):
+    """The log's files, oldest first: NAME.log.N .. NAME.log.1, NAME.log."""
+    numbered = sorted((int(p.name.rsplit('.', 1)[1]), p) for p in log.parent.glob(log.name + '.*')
+                      if p.name.rsplit('.', 1)[1].isdigit())
+    return [p for _, p in reversed(numbered)] + [log]
+
+
+def numbers(files):
+    """Every line number written, in order; each file ends with a whole line."""
+    found = []
+    for path in files:
+        data = path.read_bytes()
+        assert not data or data.endswith(b'\n'), path
+        for line in data.decode().splitlines():
+            if line.startswith('line '):
+                assert line.endswith('longer'), (path, line)     # never split
+                found.append(int(line.split()[1]))
+    return found
+
+
+def test_size_rotation_keeps_every_line_whole_and_once(cleanup, tmp_path):
+    svc = writer(cleanup, tmp_path, log_max_bytes='64KB', log_backups=100)
+    svc.start_ok()
+    wait_for(lambda: len(numbers(rotated(svc.log))) >= LINES, timeout=60)
+    files = rotated(svc.log)
+    assert len(files) > 10
+    assert numbers(files) == list(range(LINES))
+    assert all(f.stat().st_size < 64 * 1024 + 200 for f in files)
+    svc.run('stop')
+
+
+def test_rename_and_reopen_logs_under_a_writer_lose_nothing(cleanup, tmp_path):
+    svc = writer(cleanup, tmp_path, log_max_bytes=0)
+    svc.start_ok()
+    moved = []
+    for n in range(1, 6):
+        time.sleep(0.1)
+        target = svc.log.with_name('svc.log.moved%d' % n)
+        os.rename(svc.log, target)              # what logrotate's create does
+        moved.append(target)
+        r = svc.run('reopen-logs')
+        assert r.code == 0, r
+    wait_for(lambda: len(numbers(moved + [svc.log])) >= LINES, timeout=60)
+    assert numbers(moved + [svc.log]) == list(range(LINES))
+    svc.run('stop')
+
+
+@pytest.mark.skipif(not shutil.which('logrotate'), reason='logrotate is not installed')
+def test_real_logrotate_create_with_postrotate_reopen_logs(cleanup, tmp_path):
+    svc = writer(cleanup, tmp_path, log_max_bytes=0)
+    ctl = tmp_path / 'ctl.sh'
+    ctl.write_text('#!/bin/sh\nexec %s "$@"\n' % ' '.join(
+        "'%s'" % a for a in svc.argv()))
+    ctl.chmod(0o755)
+    conf = tmp_path / 'logrotate.conf'
+    conf.write_text('%s {\n  create\n  rotate 100\n  postrotate\n    %s reopen-logs\n'
+                    '  endscript\n}\n' % (svc.log, ctl))
+    svc.start_ok()
+    env = svc.env()
+    for _ in range(4):
+        time.sleep(0.1)
+        done = subprocess.run(['logrotate', '-f', '-s', str(tmp_path / 'state'), str(conf)],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done
+    wait_for(lambda: len(numbers(rotated(svc.log))) >= LINES, timeout=60)
+    assert len(rotated(svc.log)) == 5
+    assert numbers(rotated(svc.log)) == list(range(LINES))
+    svc.run('stop')
+
+
+def test_log_shows_the_last_lines_and_follows_across_a_reopen(cleanup, tmp_path):
+    ticker = support.script(tmp_path, 'ticker.py', (
+        'import itertools, time\n'
+        'for i in itertools.count():\n'
+        '    print("tick", i, flush=True); time.sleep(0.02)\n'))
+    svc = Ctl(cleanup, tmp_path, supervise='true',
+              program=support.program(sys.executable, ticker))
+    svc.start_ok()
+    wait_for(lambda: svc.log.exists() and svc.log.read_text().count('tick') >= 5)
+    r = svc.run('log', '-n', '3')
+    assert r.code == 0 and len(r.out.splitlines()) == 3, r
+    assert all(line.startswith('tick ') for line in r.out.splitlines()), r
+    followed = tmp_path / 'followed'
+    with open(followed, 'w') as out:
+        follower = cleanup.popen(svc.argv('log', '-n', '0', '-f'), env=svc.env(), stdout=out)
+
+    def ticks():                            # complete lines only
+        text = followed.read_text()
+        return [int(line.split()[1]) for line in text[:text.rfind('\n') + 1].splitlines()]
+    wait_for(lambda: len(ticks()) >= 3)
+    old = svc.log.with_name('svc.log.old')
+    os.rename(svc.log, old)
+    assert svc.run('reopen-logs').code == 0
+    wait_for(lambda: ticks() and ticks()[-1] >= int(old.read_text().split()[-1]) + 5)
+    follower.send_signal(signal.SIGINT)
+    assert follower.wait(timeout=10) == 0
+    seen = ticks()
+    assert seen == list(range(seen[0], seen[0] + len(seen)))      # nothing missed
+    assert seen[-1] > int(old.read_text().split()[-1])              # into the new file
+    r = svc.run('log', '-n', 'x')
+    assert r.code == 2 and '-n needs a number' in r.err, r
+    svc.run('stop')
