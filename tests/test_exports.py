@@ -177,6 +177,25 @@ def test_exec_start_and_environment_survive_systemds_quoting(sample, tmp_path):
 
 
 @needs_systemd_analyze
+def test_environment_file_is_read_by_systemd_and_named_for_supervisord(sample, tmp_path):
+    sample.write('secret.env', 'TOKEN=s3cret\n')
+    sample.configure(service('web', 'systemd = user\nsupervisor = etc/web.conf\n'
+                             'environment-file = secret.env\n'))
+    code, out = run_buildout(sample, tmp_path)
+    assert code == 0, out
+    unit = sample.path('etc', 'systemd', 'web.service')
+    assert 'EnvironmentFile=%s' % sample.path('secret.env') in sample.read(
+        'etc/systemd/web.service').splitlines()
+    code, dump = verify(unit)
+    assert code == 0, dump
+    assert problems(dump, 'web.service') == []
+    assert 's3cret' not in sample.read('etc/systemd/web.service')
+    assert 's3cret' not in sample.read('etc/web.conf')
+    assert 'web: etc/web.conf does not express environment-file = %s: supervisord reads' \
+        ' no file of variables' % sample.path('secret.env') in out
+
+
+@needs_systemd_analyze
 def test_system_unit_runs_as_the_user_and_names_what_systemd_cannot_express(sample,
                                                                              tmp_path):
     sample.configure(service('web', 'systemd = system\nuser = nobody\n'

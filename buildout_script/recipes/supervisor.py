@@ -79,6 +79,11 @@ def program_section(settings, argv, part, base, log_paths, mark):
                      ' supervisord restarts at once after every death, without limit'
                      % (settings['restart-limit'], settings['restart-window'],
                         settings['restart-delay']))
+    if settings.get('environment-file'):
+        notes.append('environment-file = %s: supervisord reads no file of variables;'
+                     ' its values are not in this include (copy what the program needs'
+                     ' into environment, knowing the include is as readable as the file'
+                     ' it is in)' % settings['environment-file'])
     if settings['reload-signal']:
         notes.append('reload-signal = %s: reload with supervisorctl signal %s %s'
                      % (settings['reload-signal'], settings['reload-signal'][3:], name))

@@ -109,6 +109,12 @@ def unit(settings, argv, scope, part, base, log_paths, mark):
     for key, value in sorted(settings['environment'].items()):
         service.append('Environment=%s' % quote('%s=%s' % (key, value)))
     service.append('Environment=%s' % quote(mark))
+    if settings.get('environment-file'):
+        service.append('EnvironmentFile=%s' % escape_specifiers(settings['environment-file']))
+        notes.append('environment-file = %s: systemd reads it with rules of its own'
+                     ' (quotes around a value are removed, a backslash at the end'
+                     ' continues the line); plain KEY=VALUE lines mean the same to both'
+                     % settings['environment-file'])
     if user and scope == 'system':
         service.append('User=%s' % user)
     if settings['umask'] is not None:
