@@ -11,7 +11,6 @@ import sys
 
 from . import cli
 from . import lifecycle
-from . import spawn
 from . import config
 from .lifecycle import Outcome
 from .state import StateError
@@ -267,6 +266,7 @@ def do_spawn(settings, args):
     except config.SettingError:
         return Outcome(lifecycle.BAD_ARGS, '%s: spawn needs a timeout in seconds first,'
                        ' got %r' % (settings['name'], args[0]))
+    from . import spawn                 # not on the path of status
     return spawn.spawn(settings, timeout, args[1:])
 
 

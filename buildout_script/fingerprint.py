@@ -14,7 +14,6 @@ restart would change nothing.  The record is private (mode 600): it holds
 ``environment`` values.
 """
 
-from . import envfile
 
 COMMAND_OPTIONS = frozenset((
     'start-timeout', 'ready', 'stop-signal', 'stop-timeout', 'reload-signal', 'check',
@@ -37,7 +36,7 @@ def launch_text(settings):
 def record_text(settings):
     """What start writes to NAME.settings."""
     path = settings.get('environment-file')
-    return '%s\n%s\n' % ((envfile.digest(path) if path else None) or '-',
+    return '%s\n%s\n' % ((_digest(path) if path else None) or '-',
                          launch_text(settings))
 
 
@@ -54,7 +53,7 @@ def changes(settings, recorded):
         changed = _differing(text, settings)
     path = settings.get('environment-file')
     if path and 'environment-file' not in changed:
-        now = envfile.digest(path)
+        now = _digest(path)
         if now is not None and now != digest:
             changed.append('environment-file')
     return changed
@@ -68,3 +67,10 @@ def _differing(text, settings):
         return ['settings']
     new = dict(ast.literal_eval(launch_text(settings)))
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ['settings']
+
+
+def _digest(path):
+    """envfile.digest, imported only by a service that has an environment-file:
+    status pays for no module it does not use."""
+    from . import envfile
+    return envfile.digest(path)

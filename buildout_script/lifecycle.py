@@ -5,6 +5,8 @@ callers hold the service lock around ``start`` and ``stop``; ``status`` needs
 none, because every state file is replaced atomically.
 
 Each function returns an Outcome: an LSB exit code and the one line to say.
+``program`` is imported by the functions that launch or terminate, never at
+the top: ``status`` does neither, and a generated ``status`` is mostly imports.
 """
 
 import os
@@ -12,7 +14,6 @@ import sys
 
 from . import fingerprint
 from . import process
-from . import program
 from .state import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
@@ -118,6 +119,7 @@ def status(settings, files=None):
 def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
+    from . import program
     files = files or files_of(settings)
     if settings.get('supervise'):
         from . import supervision
@@ -184,6 +186,7 @@ def record_settings(settings, files):
 def wait_ready_marked(settings, files, proc, listener=None):
     """Wait until ready, with NAME.starting present meanwhile so that
     ``status`` says "starting" rather than "running"."""
+    from . import program
     if not settings['ready']:
         return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     files.mark_starting(proc.pid, process.identity(os.getpid()))
@@ -281,6 +284,7 @@ def foreground(settings):
     watchdog does not bring the program back as a daemon; and stop signals
     only the program and its descendants, never the shell job it is in.
     Returns only if the program could not be run."""
+    from . import program
     name = settings['name']
     with locked(settings) as files:
         st = status(settings, files)
@@ -300,6 +304,7 @@ def foreground(settings):
 def _notify_listener(settings):
     """``ready = notify`` without a keeper: (socket, environment) to hear
     READY=1 on while starting, else None."""
+    from . import program
     if settings['ready'] != 'notify':
         return None
     from . import notify
@@ -325,6 +330,7 @@ def _close_listener(listener):
 def _stop_family(settings, ident, group):
     """Stop the recorded program (``ident`` may be None) and every process
     of the service's user that carries the service's mark."""
+    from . import program
     return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
                              program.mark(settings), KILL_WAIT, program.service_uid(settings))
 
