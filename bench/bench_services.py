@@ -53,6 +53,7 @@ def write_scripts(directory, count):
         all_settings.append(settings)
         with open(os.path.join(TEMPLATES, 'ctl')) as f:
             text = f.read() % {'python': sys.executable, 'script': 'bin/%sctl' % name,
+                               'directory': directory,
                                'name': name, 'path': path,
                                'settings': literal(settings, '    ')}
         write(os.path.join(bin_dir, name + 'ctl'), text)
