@@ -201,7 +201,7 @@ def _check_kept(settings, restart):
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy and status.keeper:
-        return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+        return _healthy_outcome(settings, status, '%s; kept by pid %d' % (why, status.keeper))
     with lifecycle.locked(settings) as files:
         status = lifecycle.status(settings, files)
         healthy, why = _healthy(settings, status)
