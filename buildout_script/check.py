@@ -201,7 +201,7 @@ def _check_kept(settings, restart):
     status = lifecycle.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy and status.keeper:
-        return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
+        return _healthy_outcome(settings, status, '%s; kept by pid %d' % (why, status.keeper))
     with lifecycle.locked(settings) as files:
         status = lifecycle.status(settings, files)
         healthy, why = _healthy(settings, status)
@@ -234,7 +234,8 @@ def _check_kept(settings, restart):
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))
-        return _restart(settings, files, status, why)
+        return _tolerated(settings, files, status, why) or _restart(
+            settings, files, status, why)
 
 
 def _healthy(settings, status):
@@ -276,12 +277,16 @@ def _restart(settings, files, status, why):
                        % (why, decision.wait + 0.999, len(recent) + 1,
                           settings['restart-limit'], window), perf)
     restarts.record(history, decision, now)     # an attempt counts, even if it fails
-    if status.code == lifecycle.STATUS_RUNNING:       # hung: failed its probe
-        stopped = lifecycle.stop(settings, files, on_purpose=False)
-        if stopped.code != 0:
-            return _report(files, history, 'stop-failed', CRITICAL,
-                           '%s; could not stop it: %s' % (why, stopped.message), perf)
-    started = lifecycle.start(settings, files)
+    started = None
+    if status.code == lifecycle.STATUS_RUNNING and getattr(status, 'keeper', None):
+        started = _restart_kept(settings, files)    # hung: its keeper restarts it, and stays
+    if started is None:
+        if status.code == lifecycle.STATUS_RUNNING:   # hung: failed its probe
+            stopped = lifecycle.stop(settings, files, on_purpose=False)
+            if stopped.code != 0:
+                return _report(files, history, 'stop-failed', CRITICAL,
+                               '%s; could not stop it: %s' % (why, stopped.message), perf)
+        started = lifecycle.start(settings, files)
     perf['restarts'] = len(recent)
     if started.code != 0:
         return _report(files, history, None, CRITICAL,
@@ -289,6 +294,17 @@ def _restart(settings, files, status, why):
     verb = 'started' if status.state == 'stopped' else 'restarted'
     return _report(files, history, None, WARNING, '%s; %s it (pid %d)'
                    % (why, verb, started.pid), dict(uptime='0s', **perf))
+
+
+def _restart_kept(settings, files):
+    """Restart a hung program through its keeper (with the stop schedule,
+    then waiting for ready), as ``ctl restart`` does: the keeper is fine.
+    None if the keeper is gone."""
+    from . import supervision
+    keeper, fields = supervision.keeper_of(files)
+    if keeper is None:
+        return None
+    return supervision.ask_restart(settings, files, keeper, fields)
 
 
 def _report(files, history, topic, code, text, perf):

@@ -10,14 +10,16 @@ on the fast path (hashlib only when an environment file is set).
 
 Options the commands read at each run (probes, timeouts, signals, the
 restart policy) are left out: the new script applies them already, and a
-restart would change nothing.  The record is private (mode 600): it holds
+restart would change nothing.  So is ``supervise``: the next command adopts
+a running program under a keeper.  The record is private (mode 600): it holds
 ``environment`` values.
 """
 
 
 COMMAND_OPTIONS = frozenset((
     'start-timeout', 'ready', 'stop-signal', 'stop-timeout', 'reload-signal', 'check',
-    'check-timeout', 'check-failures', 'restart-limit', 'restart-window', 'restart-delay'))
+    'check-timeout', 'check-failures', 'restart-limit', 'restart-window', 'restart-delay',
+    'supervise'))
 
 
 def launch_text(settings):

@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 
+from . import fingerprint
 from . import logfiles
 from . import probe
 from . import process
@@ -65,6 +66,8 @@ class Keeper:
 
     def __init__(self, settings, report):
         self.settings = settings
+        self.given = dict(settings)     # as the script has them (notify may change ours)
+        self.recorded = None            # the settings record last written
         self.name = settings['name']
         self.files = ServiceFiles(settings['pid-dir'], self.name)
         self.me = process.identity(os.getpid())
@@ -163,6 +166,15 @@ class Keeper:
         self.generation += 1
         self.ready_note = None
         self.files.write(self.child, group=True)
+        self.record_settings()
+
+    def record_settings(self):
+        """What the program was started with (NAME.settings, as ctl start
+        writes it in the cron mode), so status can tell a buildout run changed it."""
+        text = fingerprint.record_text(self.given)
+        if text != self.recorded:
+            self.files.write_settings(text)
+            self.recorded = text
 
     def follow(self, pid, ident):
         if self.pidfd is not None:

@@ -178,17 +178,34 @@ def stop(settings, files, on_purpose=True):
 
 
 def restart(settings, files, only_if_running=False):
-    """Restart the program, keeping the keeper that keeps it."""
+    """Restart the program, keeping the keeper that keeps it; but a keeper
+    holds the settings it was started with, so after a buildout run changed
+    them, the keeper is restarted too, to apply them."""
     name = settings['name']
-    if only_if_running and status(settings, files).code != lifecycle.STATUS_RUNNING:
+    st = status(settings, files)
+    if only_if_running and st.code != lifecycle.STATUS_RUNNING:
         return Outcome(lifecycle.SUCCESS, '%s is not running; not restarted' % name)
     files.clear_restarts()
+    if st.changed:
+        return restart_keeper(settings, files)
     adopt_if_unsupervised(settings, files)
     keeper, fields = keeper_of(files)
     if keeper is None:
         return start(settings, files)
     files.clear_stopped()
     return ask_restart(settings, files, keeper, fields)
+
+
+def restart_keeper(settings, files):
+    """Stop program and keeper (not on purpose), start both anew."""
+    stopped = stop(settings, files, on_purpose=False)
+    if stopped.code != lifecycle.SUCCESS:
+        return stopped
+    started = start(settings, files)
+    if started.code == lifecycle.SUCCESS and stopped.pid:
+        started.message = '%s restarted (pid %d, was %d)' % (
+            settings['name'], started.pid, stopped.pid)
+    return started
 
 
 def ask_restart(settings, files, keeper, fields):
