@@ -1,6 +1,7 @@
 """After buildout changes a service's settings: status says so, the check
 warns once, and on-change restarts or reloads the running program once."""
 
+import json
 import os
 import stat
 import sys
@@ -37,6 +38,8 @@ def test_status_says_old_settings_after_a_change_and_restart_applies_them(sample
         assert code == 0, out
         assert out.startswith('web is running with old settings; restart to apply (pid '), out
         assert 'changed: program)' in out, out
+        code, out = sample.run(['bin/webctl', 'status', '--json'])
+        assert json.loads(out)['changed'] == ['program'], out
         assert sample.run(['bin/webctl', 'restart'])[0] == 0
         code, out = sample.run(['bin/webctl', 'status'])
         assert 'old settings' not in out, out
