@@ -6,7 +6,6 @@ option on the command line (``--name web --program '...' start``).  Options
 given on the command line override the rendered ones.
 """
 
-import os
 import sys
 
 from . import cli

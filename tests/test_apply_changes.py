@@ -4,7 +4,6 @@ warns once, and on-change restarts or reloads the running program once."""
 import json
 import os
 import stat
-import sys
 
 from support import alive, proc, wait_for
 

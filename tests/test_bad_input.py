@@ -24,21 +24,8 @@ entry-point = http.server:test
 '''
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 # == 8. refused at buildout time, naming the option ==================================================

@@ -22,21 +22,8 @@ from support import Ctl, alive, gone, program, wait_for
 MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import sys
 import pytest
 
 from buildout_script.recipes import logrotate
-from buildout_script.recipes import supervisor
 from buildout_script.recipes import systemd
 
 SYSTEMD_ANALYZE = shutil.which('systemd-analyze')

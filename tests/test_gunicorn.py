@@ -2,7 +2,6 @@
 ``eggs = gunicorn``, given its command line with the ``argv`` option (the
 configuration README.txt shows)."""
 
-import os
 import urllib.request
 
 import pytest

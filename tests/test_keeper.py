@@ -12,22 +12,8 @@ import support
 from support import Ctl, alive, gone, proc, wait_for
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-        support.stop_being_subreaper()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 @pytest.fixture

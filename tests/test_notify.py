@@ -7,7 +7,7 @@ import time
 import pytest
 
 import support
-from support import Ctl, gone, proc, wait_for
+from support import Ctl, gone, wait_for
 
 # A program that speaks the protocol as libsystemd's sd_notify does.
 SPEAKER = '''
@@ -58,22 +58,8 @@ time.sleep(300)
 '''
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-        support.stop_being_subreaper()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import pytest
 import support
 from support import alive, gone, proc, wait_for
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux'),
-                                reason='drives /proc and process groups (Linux)')
+# Linux only; orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = [support.linux_only, pytest.mark.usefixtures('subreaper')]
 
 # supay's tests/test_script.py, in its shape: a module-level Daemon, one
 # function per action, optparse picking the action.
@@ -116,9 +116,6 @@ def status():
 '''
 
 
-# Orphaned daemons become pytest's children (conftest's subreaper), so their
-# zombies are reaped.
-pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 def _nobody_python():

@@ -23,21 +23,8 @@ import support
 from support import Ctl, alive, gone, program, wait_for
 
 
-@pytest.fixture(scope='module', autouse=True)
-def subreaper():
-    became = support.become_subreaper()
-    yield
-    if became:
-        support.reap_orphans()
-
-
-@pytest.fixture
-def cleanup(tmp_path):
-    c = support.Cleanup(tmp_path)
-    try:
-        yield c
-    finally:
-        c.finish()
+# Orphaned daemons become pytest's children (conftest's subreaper).
+pytestmark = pytest.mark.usefixtures('subreaper')
 
 
 @pytest.fixture
