@@ -120,6 +120,9 @@ def refuse_file(path, st, owners):
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return ('%s is writable by others; refusing to trust it (remove it, or chmod go-w)'
                 % path)
-    if st.st_nlink != 1:
+    # No link left is fine: the file was replaced (renamed over) since it was
+    # opened, and what is read is the whole version before.  More than one
+    # could be a link to anyone's file.
+    if st.st_nlink > 1:
         return '%s has %d hard links; refusing to use it (remove it)' % (path, st.st_nlink)
     return None

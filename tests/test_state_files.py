@@ -94,3 +94,34 @@ def test_world_writable_pid_dir_with_sticky_bit_is_accepted(service):
     svc.pid_dir.chmod(0o1777)
     svc.start_ok()
     assert svc.run('stop').code == 0
+
+
+def test_a_state_file_replaced_while_it_is_read_is_read_not_refused(tmp_path):
+    """A reader that opened the file a writer then renamed over holds a file
+    with no link left: the whole previous version, ours, not a forgery."""
+    import threading
+    import time
+    from buildout_script import process
+    from buildout_script.state import ServiceFiles
+    run = tmp_path / 'run'
+    run.mkdir()
+    files = ServiceFiles(str(run), 'svc')
+    me = process.identity(os.getpid())
+    done = threading.Event()
+
+    def rewrite():
+        n = 0
+        while not done.is_set():
+            files.write_keeper(me, {'restarts': n})
+            n += 1
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            ident, fields = files.read_keeper()     # raised StateError ("0 hard links")
+            assert ident in (None, me) and int(fields.get('restarts', 0)) >= 0
+    finally:
+        done.set()
+        writer.join()
