@@ -10,9 +10,16 @@ support, never this module).
 - ``fake_crontab``: a crontab command keeping its table in a file.
 """
 
+import os
+
 import pytest
 
 import support
+
+# The commands under test run as an installed package does, with its modules'
+# bytecode cached, not compiled again by each of the suite's thousand
+# commands (some machines set PYTHONDONTWRITEBYTECODE for every process).
+os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
 
 
 @pytest.fixture(scope='module')
