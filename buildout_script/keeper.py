@@ -352,6 +352,8 @@ class Keeper:
 
     def on_exit(self):
         """The program's pidfd: it has ended."""
+        if self.notify_sock is not None:
+            self.on_notify()            # what it said before it ended comes first
         self.timer = None               # a kill or a probe meant for it
         self.reap()
         self.selector.unregister(self.pidfd)
@@ -450,7 +452,7 @@ class Keeper:
                 self.ready_note = 'ready'
                 changed = True
                 if self.state == 'starting':
-                    self.set_timer(0, self.poll_ready)
+                    self.poll_ready()   # now: a STOPPING=1 behind it must find it running
             if fields.get('STOPPING') == '1' and self.state == 'running':
                 self.state = 'stopping'         # its exit is expected: not restarted
                 self.stop_on_purpose = False
