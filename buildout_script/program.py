@@ -107,6 +107,16 @@ def close_inherited(keep=()):
                 pass
 
 
+def cannot_run(argv, number):
+    """The LaunchError of a program the kernel would not execute (``number``
+    is the errno of the exec), said alike however it was started."""
+    if number == errno.ENOENT:
+        return LaunchError('not-installed', 'program not found: %s' % argv[0])
+    if number in (errno.EACCES, errno.EPERM):
+        return LaunchError('not-installed', 'program not executable: %s' % argv[0])
+    return LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], os.strerror(number)))
+
+
 def detach():
     """Fork a grandchild in a session of its own, for init to reap, that
     tells the caller how it went through a pipe.
@@ -243,14 +253,14 @@ def launch(settings, argv=None, extra_env=None):
     except FileNotFoundError as e:
         if cwd and e.filename == cwd:
             raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
+        raise cannot_run(argv, e.errno)
     except PermissionError as e:
         if cwd and e.filename == cwd:
             raise LaunchError('permission', 'cannot enter the directory %s: permission'
                               ' denied' % cwd)
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
+        raise cannot_run(argv, e.errno)
     except OSError as e:
-        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+        raise cannot_run(argv, e.errno)
     finally:
         os.close(out)
         if err is not None:
@@ -283,12 +293,8 @@ def spawn_here(settings, outputs, extra_env=None):
     try:
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsid=True,
                               setsigdef=(signal.SIGPIPE,), setsigmask=())
-    except FileNotFoundError:
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
-    except PermissionError:
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
     except OSError as e:
-        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+        raise cannot_run(argv, e.errno)
     return Child(pid)
 
 
@@ -360,11 +366,7 @@ def fork_exec(settings, outputs, extra_env=None, watchdog_pid=False):
         raise LaunchError('not-configured', 'the directory %s does not exist' % cwd)
     if step == 'user':
         raise LaunchError('permission', 'cannot become user %r' % settings['user'])
-    if number == errno.ENOENT:
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
-    if number == errno.EACCES:
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
-    raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], os.strerror(number)))
+    raise cannot_run(argv, number)
 
 
 def log_pipes(settings):
@@ -559,9 +561,5 @@ def exec_foreground(settings):
         os.setuid(account.pw_uid)
     try:
         os.execvpe(argv[0], argv, env)
-    except FileNotFoundError:
-        raise LaunchError('not-installed', 'program not found: %s' % argv[0])
-    except PermissionError:
-        raise LaunchError('not-installed', 'program not executable: %s' % argv[0])
     except OSError as e:
-        raise LaunchError('not-installed', 'cannot run %s: %s' % (argv[0], e.strerror))
+        raise cannot_run(argv, e.errno)
