@@ -22,6 +22,7 @@ restart: not counted).  Killed with -9, it leaves the program running and
 writing into its pipe; the next command starts a keeper that adopts it.
 """
 
+import itertools
 import marshal
 import os
 import selectors
@@ -316,19 +317,13 @@ class Keeper:
                 self.begin_restart()
 
     def on_output(self, fd=None):
-        for fd, log in self.logs.items():
-            for _ in range(16):             # then let the others speak
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    break
-                if not data:
-                    break
-                log.write(data)
+        self.drain(chunks=16)               # then let the others speak
 
-    def drain(self):
+    def drain(self, chunks=None):
+        """Write what waits in the log pipes: all of it, or ``chunks`` reads
+        of each at most."""
         for fd, log in self.logs.items():
-            while True:
+            for _ in itertools.repeat(None) if chunks is None else range(chunks):
                 try:
                     data = os.read(fd, READ_SIZE)
                 except (BlockingIOError, InterruptedError):
