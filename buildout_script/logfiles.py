@@ -30,10 +30,29 @@ class Log:
         self.overdue = 0            # bytes written since a switch fell due
         self.notes = []
         self.open()
+        self.at_boundary = self.ends_a_line()
 
     def open(self):
         self.fd = program.open_log(self.path, self.account)
         self.size = os.fstat(self.fd).st_size
+
+    def ends_a_line(self):
+        """Does the file end where a line ends?  A keeper that adopts a
+        program may find the line its killed predecessor was writing
+        unfinished: its own notes must wait for the rest.  (The descriptor
+        is write-only; /proc reopens the very same file for reading.)"""
+        if self.size == 0:
+            return True
+        try:
+            reader = os.open('/proc/self/fd/%d' % self.fd, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return True
+        try:
+            return os.pread(reader, 1, self.size - 1) == b'\n'
+        except OSError:
+            return True
+        finally:
+            os.close(reader)
 
     def close(self):
         if self.fd is not None:

@@ -79,9 +79,13 @@ def test_keeper_gives_up_after_the_restart_limit_and_the_check_says_critical(kep
 
 
 def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(kept):
-    svc = kept(support.program(sys.executable, '-c', 'import time, itertools\n'
+    # Each line in two writes: the keeper may well die in the middle of one.
+    svc = kept(support.program(sys.executable, '-c', 'import sys, time, itertools\n'
                                'for i in itertools.count():\n'
-                               '    print("line", i, flush=True); time.sleep(0.01)'))
+                               '    sys.stdout.write("line"); sys.stdout.flush()\n'
+                               '    time.sleep(0.003)\n'
+                               '    sys.stdout.write(" %d\\n" % i); sys.stdout.flush()\n'
+                               '    time.sleep(0.007)'))
     program = svc.start_ok()
     keeper = proc(keeper_pid(svc))
     keeper.kill()
@@ -98,7 +102,7 @@ def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(
     assert r.code == 0 and gone(program), r
     numbers = [int(l.split()[1]) for l in svc.log.read_text().splitlines()
                if l.startswith('line ')]
-    assert numbers == list(range(len(numbers))) and len(numbers) > 10
+    assert numbers == list(range(len(numbers))) and len(numbers) > 10, svc.log.read_text()[:600]
 
 
 def test_check_adopts_an_unsupervised_program_with_a_warning(kept):
