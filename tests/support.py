@@ -62,6 +62,29 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith('linux'),
                                 reason='drives /proc and process groups (Linux)')
 
 
+def python_for_nobody():
+    """A Python >= 3.10 that user nobody can run (sys.executable may sit under
+    /root), when we are root and a non-root nobody exists; else None."""
+    import pwd
+    try:
+        if os.geteuid() != 0 or pwd.getpwnam('nobody').pw_uid == 0:
+            return None
+    except KeyError:
+        return None
+    if not shutil.which('runuser'):
+        return None
+    for python in (sys.executable, '/usr/bin/python3'):
+        try:
+            done = subprocess.run(['runuser', '-u', 'nobody', '--', python, '-c',
+                                   'import sys; sys.exit(sys.version_info < (3, 10))'],
+                                  cwd='/', capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return python
+    return None
+
+
 # -- waiting, without timing assertions ------------------------------------------
 
 def wait_for(predicate, timeout=15.0, interval=0.02):

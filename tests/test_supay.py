@@ -10,7 +10,6 @@ do not meet, and the files are removed at the end.
 
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import uuid
@@ -116,30 +115,7 @@ def status():
 '''
 
 
-
-
-def _nobody_python():
-    """A Python >= 3.10 that user nobody can run, when we are root."""
-    if os.geteuid() != 0 or not shutil.which('runuser'):
-        return None
-    try:
-        if pwd.getpwnam('nobody').pw_uid == 0:
-            return None
-    except KeyError:
-        return None
-    for python in (sys.executable, '/usr/bin/python3'):
-        try:
-            done = subprocess.run(['runuser', '-u', 'nobody', '--', python, '-c',
-                                   'import sys; sys.exit(sys.version_info < (3, 10))'],
-                                  cwd='/', capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            return python
-    return None
-
-
-NOBODY_PYTHON = _nobody_python() if sys.platform.startswith('linux') else None
+NOBODY_PYTHON = support.python_for_nobody() if sys.platform.startswith('linux') else None
 needs_nobody = pytest.mark.skipif(NOBODY_PYTHON is None,
                                   reason='needs root, user nobody, runuser and a Python'
                                          ' >= 3.10 that nobody can run')

@@ -7,8 +7,6 @@ CI runs as root: the other user is ``nobody``.
 
 import os
 import pwd
-import shutil
-import subprocess
 import sys
 
 import pytest
@@ -64,24 +62,7 @@ def test_log_symlink_is_not_chowned_to_the_service_user(service, tmp_path):
 
 # -- commands run by user nobody --------------------------------------------------------
 
-def _python_for_nobody():
-    """An interpreter user nobody can run (sys.executable may sit under /root)."""
-    if os.geteuid() != 0 or _nobody() is None or not shutil.which('runuser'):
-        return None
-    for python in (sys.executable, '/usr/bin/python3'):
-        try:
-            done = subprocess.run(
-                ['runuser', '-u', 'nobody', '--', python, '-c',
-                 'import sys; sys.exit(sys.version_info < (3, 10))'],
-                cwd='/', capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            return python
-    return None
-
-
-NOBODY_PYTHON = _python_for_nobody() if sys.platform.startswith('linux') else None
+NOBODY_PYTHON = support.python_for_nobody() if sys.platform.startswith('linux') else None
 needs_runuser = pytest.mark.skipif(
     NOBODY_PYTHON is None, reason='needs root, user nobody, runuser and a Python >= 3.10'
                                   ' that nobody can run')
