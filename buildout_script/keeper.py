@@ -435,6 +435,11 @@ class Keeper:
             if self.child is None or pid != self.child.pid:
                 continue                # NotifyAccess=main, as systemd's default
             changed = False
+            if fields.get('MAINPID', '').isdigit():
+                # First: a READY=1 in the same datagram answers start with
+                # the pid it named, and the pid file already holds it.
+                self.follow_main(int(fields['MAINPID']))
+                changed = True
             if 'STATUS' in fields:
                 self.status_text = fields['STATUS']
                 changed = True
@@ -460,9 +465,6 @@ class Keeper:
                 if fields['EXTEND_TIMEOUT_USEC'].isdigit():
                     self.deadline = max(self.deadline, time.monotonic()
                                         + int(fields['EXTEND_TIMEOUT_USEC']) / 1e6)
-            if fields.get('MAINPID', '').isdigit():
-                self.follow_main(int(fields['MAINPID']))
-                changed = True
             if changed:
                 self.save()
 

@@ -142,7 +142,9 @@ def test_stopping_1_then_exit_is_not_restarted(speaker):
 
 def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
     svc = speaker('mainpid')
-    main = svc.start_ok()                   # already the process it named
+    r = svc.run('start')
+    main = support.proc(svc.read_pid())     # already the process it named
+    assert r.code == 0 and 'started (pid %d,' % main.pid in r.out, r
     st = status_of(svc)
     assert st['pid'] == main.pid and 'MAINPID=%d' % main.pid in svc.log.read_text()
     assert wait_for(lambda: main.ppid() == st['keeper'])   # its parent exited: ours
