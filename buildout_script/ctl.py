@@ -70,12 +70,15 @@ class Interrupted(KeyboardInterrupt):
 
 
 def interrupt_on_signals():
+    """A signal ignored when ctl began stays ignored: ``nohup bin/NAMEctl
+    start`` asked for hangups to pass (as Python leaves an ignored SIGINT)."""
     import signal
 
     def interrupt(signum, frame):
         raise Interrupted()
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, interrupt)
 
 
 def parse_args(argv, settings, prog):

@@ -11,6 +11,7 @@ support, never this module).
 """
 
 import os
+import signal
 
 import pytest
 
@@ -20,6 +21,14 @@ import support
 # bytecode cached, not compiled again by each of the suite's thousand
 # commands (some machines set PYTHONDONTWRITEBYTECODE for every process).
 os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
+
+# ... and begin as from a terminal: a suite started in the background by a
+# script, or under nohup, would hand SIGINT and SIGHUP ignored to every
+# command, and the tests of Ctrl-C and hangups would wait for nothing.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(scope='module')

@@ -305,9 +305,9 @@ class Ctl:
         """Run the watchdog (``python -m buildout_script.check``) to its end."""
         return self.run(*args, module='check', **options)
 
-    def popen(self, *action, module='ctl', **options):
+    def popen(self, *action, module='ctl', prefix=(), **options):
         """Start ctl without waiting (stdout and stderr piped)."""
-        p = subprocess.Popen(self.argv(*action, module=module, **options),
+        p = subprocess.Popen(list(prefix) + self.argv(*action, module=module, **options),
                              cwd=str(self.tmp), env=self.env(), stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.cleanup.popens.append(p)

@@ -210,6 +210,19 @@ def test_a_signalled_start_cleans_up_like_ctrl_c(service, sig):
     assert marked(svc) == []
 
 
+def test_a_start_under_nohup_lets_hangups_pass(service):
+    svc = service(ready='exec:false', start_timeout=60)
+    ctl = svc.popen('start', prefix=['nohup'])
+    assert wait_for(lambda: svc.pid_file.exists())
+    ctl.send_signal(signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        ctl.wait(timeout=0.5)                       # still waiting for ready
+    ctl.send_signal(signal.SIGTERM)
+    out, err = ctl.communicate(timeout=30)
+    assert ctl.returncode == 1 and err.strip() == 'svc: interrupted', (out, err)
+    assert not svc.pid_file.exists()
+
+
 def test_leftover_temp_files_of_dead_writers_are_removed(service):
     svc = service()
     svc.pid_dir.mkdir()
