@@ -20,6 +20,7 @@ import time
 
 from . import cli
 from . import lifecycle
+from . import modes
 from . import probe
 from . import restarts
 from . import config
@@ -139,12 +140,12 @@ def check(settings, restart=True):
     already reported by an earlier run."""
     if settings.get('supervise'):
         return _check_kept(settings, restart)
-    status = lifecycle.status(settings)
+    status = modes.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
         return _healthy_outcome(settings, status, why)
     with lifecycle.locked(settings) as files:
-        status = lifecycle.status(settings, files)   # another check may have acted
+        status = modes.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
         if healthy:
             return OK, why, _perf(status), False
@@ -198,12 +199,12 @@ def _check_kept(settings, restart):
     probe, and its keeper there.  A program running without its keeper is
     adopted by a new one (WARNING); a program down while its keeper lives
     is the keeper's to restart (it applies the same rules)."""
-    status = lifecycle.status(settings)
+    status = modes.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy and status.keeper:
         return _healthy_outcome(settings, status, '%s; kept by pid %d' % (why, status.keeper))
     with lifecycle.locked(settings) as files:
-        status = lifecycle.status(settings, files)
+        status = modes.status(settings, files)
         healthy, why = _healthy(settings, status)
         if healthy and status.keeper:
             return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
@@ -221,7 +222,7 @@ def _check_kept(settings, restart):
                 return _report(files, files.read_restarts(), None, CRITICAL,
                                '%s without its keeper; could not adopt it: %s' % (
                                    why, adopted and adopted.message), _perf(status))
-            status = lifecycle.status(settings, files)
+            status = modes.status(settings, files)
             return _report(files, files.read_restarts(), None, WARNING,
                            '%s; its keeper was gone, a new one (pid %s) adopted it'
                            % (why, status.keeper), _perf(status))
@@ -282,11 +283,11 @@ def _restart(settings, files, status, why):
         started = _restart_kept(settings, files)    # hung: its keeper restarts it, and stays
     if started is None:
         if status.code == lifecycle.STATUS_RUNNING:   # hung: failed its probe
-            stopped = lifecycle.stop(settings, files, on_purpose=False)
+            stopped = modes.stop(settings, files, on_purpose=False)
             if stopped.code != 0:
                 return _report(files, history, 'stop-failed', CRITICAL,
                                '%s; could not stop it: %s' % (why, stopped.message), perf)
-        started = lifecycle.start(settings, files)
+        started = modes.start(settings, files)
     perf['restarts'] = len(recent)
     if started.code != 0:
         return _report(files, history, None, CRITICAL,

@@ -10,6 +10,7 @@ import sys
 
 from . import cli
 from . import lifecycle
+from . import modes
 from . import config
 from .lifecycle import Outcome
 from .state import StateError
@@ -177,7 +178,7 @@ def say(outcome):
 
 
 def report_status(settings, as_json):
-    st = lifecycle.status(settings)
+    st = modes.status(settings)
     if as_json:
         import json
         report = {'name': settings['name'], 'state': st.state, 'pid': st.pid,
@@ -205,17 +206,17 @@ def do_start(settings, args):
     """A person's start: it also ends the watchdog's give-up (see check)."""
     with lifecycle.locked(settings) as files:
         files.clear_restarts()
-        return lifecycle.start(settings, files)
+        return modes.start(settings, files)
 
 
 def do_stop(settings, args):
     with lifecycle.locked(settings) as files:
-        return lifecycle.stop(settings, files)
+        return modes.stop(settings, files)
 
 
 def do_restart(settings, args, only_if_running=False):
     with lifecycle.locked(settings) as files:
-        return lifecycle.restart(settings, files, only_if_running)
+        return modes.restart(settings, files, only_if_running)
 
 
 def do_try_restart(settings, args):
@@ -229,7 +230,7 @@ def do_reload(settings, args):
     if settings.get('supervise') and settings['ready'] == 'notify':
         from . import supervision           # waits for RELOADING=1 ... READY=1
         return supervision.reload(settings)
-    return lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
+    return modes.send_signal(settings, settings['reload-signal'], 'reloaded')
 
 
 def do_force_reload(settings, args):
@@ -246,11 +247,11 @@ def do_kill(settings, args):
         return Outcome(lifecycle.BAD_ARGS, '%s: %s' % (settings['name'], e.message))
     if len(args) > 1:
         return Outcome(lifecycle.BAD_ARGS, '%s: kill takes one signal' % settings['name'])
-    return lifecycle.send_signal(settings, name, 'sent %s' % name)
+    return modes.send_signal(settings, name, 'sent %s' % name)
 
 
 def do_pid(settings, args):
-    st = lifecycle.status(settings)
+    st = modes.status(settings)
     if st.code == 0:
         return Outcome(lifecycle.SUCCESS, '%d' % st.pid)
     return Outcome(st.code, st.message)

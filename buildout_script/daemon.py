@@ -31,6 +31,7 @@ import stat
 import sys
 
 from . import lifecycle
+from . import modes
 from . import process
 from . import program
 from . import config
@@ -96,7 +97,7 @@ class Daemon:
         ``.code`` (the LSB status code), ``.state``, ``.pid``, ``.uptime``."""
         try:
             self._refuse_strangers()
-            st = lifecycle.status(self.settings, self.files)
+            st = modes.status(self.settings, self.files)
         except StateError as e:
             self._fail(e, lifecycle.STATUS_UNKNOWN)
         if st.state == 'running':
@@ -119,7 +120,7 @@ class Daemon:
         try:
             self._refuse_strangers()
             with lifecycle.locked(self.settings) as files:
-                current = lifecycle.status(self.settings, files)
+                current = modes.status(self.settings, files)
                 if current.code == lifecycle.STATUS_RUNNING:
                     self._say('%s is already running (pid %d)' % (self.name, current.pid),
                               verbose)
@@ -153,7 +154,7 @@ class Daemon:
         try:
             self._refuse_strangers()
             with lifecycle.locked(self.settings):
-                outcome = lifecycle.stop(self.settings, self.files, on_purpose=False)
+                outcome = modes.stop(self.settings, self.files, on_purpose=False)
         except StateError as e:
             self._fail(e)
         self._say(outcome.message, verbose)

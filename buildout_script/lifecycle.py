@@ -1,6 +1,10 @@
-"""Start, stop and ask about one service, keeping its state files true.
+"""Start, stop and ask about one service run directly (the cron mode),
+keeping its state files true; and what every mode shares: the exit codes,
+Outcome and Status, the lock step.
 
-Shared by ``ctl`` and ``check`` so both mean the same by "running".  The
+``supervision`` builds on it for a kept program; ``modes`` sends each
+command to one or the other, so ``ctl`` and ``check`` mean the same by
+"running".  The
 callers hold the service lock around ``start`` and ``stop``; ``status`` needs
 none, because every state file is replaced atomically.
 
@@ -83,9 +87,6 @@ def not_started(name, error):
 def status(settings, files=None):
     """What is true now, without taking the lock."""
     files = files or files_of(settings)
-    if settings.get('supervise'):
-        from . import supervision
-        return supervision.status(settings, files)
     name = settings['name']
     record = files.read()
     if record.torn:
@@ -121,16 +122,13 @@ def start(settings, files=None):
     caller holds the lock on a prepared pid dir."""
     from . import program
     files = files or files_of(settings)
-    if settings.get('supervise'):
-        from . import supervision
-        return supervision.start(settings, files)
     name = settings['name']
     record = files.read()
     if record.ident is not None and process.is_running(record.ident):
         files.clear_stopped()
         return Outcome(SUCCESS, '%s is already running (pid %d)' % (name, record.pid),
                        record.pid)
-    if not _clear_leftovers(settings, files, record):
+    if not clear_leftovers(settings, files, record):
         if record.pid is None:
             return Outcome(FAILED, '%s not started: what an earlier start left behind'
                            ' survives KILL; see ps -e -o pid,args --sort=start_time and'
@@ -207,9 +205,6 @@ def stop(settings, files=None, on_purpose=True):
     Stopping comes first: a full or read-only disk that cannot take the
     record is a warning on the line, never a reason to leave it running."""
     files = files or files_of(settings)
-    if settings.get('supervise'):
-        from . import supervision
-        return supervision.stop(settings, files, on_purpose)
     name = settings['name']
     record = files.read()
     warnings = []
@@ -246,9 +241,6 @@ def _record(step, warnings):
 def restart(settings, files, only_if_running=False):
     """A person's restart: stop (not on purpose) and start again, ending the
     watchdog's give-up as start does.  The caller holds the lock."""
-    if settings.get('supervise'):
-        from . import supervision
-        return supervision.restart(settings, files, only_if_running)
     name = settings['name']
     if only_if_running and status(settings, files).code != STATUS_RUNNING:
         return Outcome(SUCCESS, '%s is not running; not restarted' % name)
@@ -266,10 +258,6 @@ def send_signal(settings, signame, done):
     """Signal the program itself (not its group: a master process decides
     what its workers get)."""
     name = settings['name']
-    if settings.get('supervise'):
-        from . import supervision
-        with locked(settings) as files:
-            supervision.adopt_if_unsupervised(settings, files)
     record = files_of(settings).read()
     if record.ident is None or not process.send(record.ident, process.signal_number(signame)):
         return Outcome(NOT_RUNNING, '%s is not running' % name)
@@ -335,7 +323,7 @@ def _stop_family(settings, ident, group):
                              program.mark(settings), KILL_WAIT, program.service_uid(settings))
 
 
-def _clear_leftovers(settings, files, record):
+def clear_leftovers(settings, files, record):
     """Before a new start: what a dead leader left (say, a worker still
     holding the port), or a start killed before it could record its
     program, is stopped, and the stale record goes.  False if

@@ -25,6 +25,7 @@ import os
 import sys
 
 from . import lifecycle
+from . import modes
 from .state import StateError
 
 ACTIONS = ('status', 'start', 'stop', 'restart', 'check')
@@ -98,7 +99,7 @@ def status(services, names, as_json):
     codes, rows = [], []
     for name in names:
         try:
-            st = lifecycle.status(services[name])
+            st = modes.status(services[name])
         except StateError as e:
             st = lifecycle.Status(lifecycle.STATUS_UNKNOWN, 'unknown', None, None,
                                   '%s: %s' % (name, e))

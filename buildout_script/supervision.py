@@ -2,8 +2,9 @@
 
 The lifecycle of a service whose program is kept by a keeper
 (``buildout_script.keeper``): start the keeper and wait for its answer,
-stop the program through it, ask what both are doing.  ``lifecycle``
-branches here at its entry points; the cron mode never comes here.
+stop the program through it, ask what both are doing.  It builds
+on ``lifecycle`` (the cron mode's steps, done under the keeper's record);
+``modes`` sends a supervised service's commands here.
 
 The keeper is never a single point of failure: when it is gone and the
 program runs on, any command that changes the service (and the check) first
@@ -26,10 +27,6 @@ class KeptStatus(Status):
     __slots__ = ('keeper', 'fields')
 
 
-def unsupervised(settings):
-    return dict(settings, supervise=False)
-
-
 def keeper_of(files):
     """(the live keeper's Identity or None, its record's fields)."""
     ident, fields = files.read_keeper()
@@ -39,7 +36,7 @@ def keeper_of(files):
 
 
 def status(settings, files):
-    st = lifecycle.status(unsupervised(settings), files)
+    st = lifecycle.status(settings, files)
     keeper, fields = keeper_of(files)
     kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message, st.changed)
     kept.keeper, kept.fields = (keeper.pid if keeper else None), fields
@@ -82,7 +79,7 @@ def start(settings, files):
     if running:
         files.clear_stopped()
         return start_keeper(settings, files, 'adopt')
-    if not lifecycle._clear_leftovers(unsupervised(settings), files, record):
+    if not lifecycle.clear_leftovers(settings, files, record):
         return Outcome(lifecycle.FAILED, '%s not started: what pid %d left behind survives'
                        ' KILL; see ps -g %d' % (name, record.pid, record.pid))
     files.clear_keeper()
@@ -169,7 +166,7 @@ def stop(settings, files, on_purpose=True):
             process.send(keeper, process.signal_number('SIGKILL'))
             wait_gone(keeper, 5)
     files.clear_keeper()
-    stopped = lifecycle.stop(unsupervised(settings), files, on_purpose=False)
+    stopped = lifecycle.stop(settings, files, on_purpose=False)
     if stopped.code != lifecycle.SUCCESS:
         return stopped
     if was:
@@ -256,13 +253,20 @@ def reopen_logs(settings, files):
         time.sleep(delay)
 
 
+def send_signal(settings, signame, done):
+    """Adopt a program left without its keeper, then signal it."""
+    with lifecycle.locked(settings) as files:
+        adopt_if_unsupervised(settings, files)
+    return lifecycle.send_signal(settings, signame, done)
+
+
 def reload(settings):
     """Signal the program to reload, then wait until it says it is done
     (RELOADING=1, then READY=1), as systemd's Type=notify-reload does."""
     files = lifecycle.files_of(settings)
     _, fields = files.read_keeper()
     before = int(fields.get('reloads') or 0)
-    sent = lifecycle.send_signal(settings, settings['reload-signal'], 'reloaded')
+    sent = send_signal(settings, settings['reload-signal'], 'reloaded')
     if sent.code != lifecycle.SUCCESS:
         return sent
     keeper, _ = keeper_of(files)

@@ -33,6 +33,7 @@ import zc.recipe.egg
 
 from buildout_script import config
 from buildout_script import lifecycle
+from buildout_script import modes
 from buildout_script import order
 from buildout_script import program
 from buildout_script.state import StateError
@@ -400,7 +401,7 @@ class Service:
             return
         log = logging.getLogger(self.name)
         try:
-            changed = lifecycle.status(values).changed
+            changed = modes.status(values).changed
         except StateError as e:
             log.warning('on-change: cannot tell whether the settings changed: %s', e)
             return
