@@ -35,6 +35,7 @@ from . import modes
 from . import process
 from . import program
 from . import config
+from . import trusted
 from .state import StateError
 
 # supay's defaults: the system's places, which need root.  An ordinary user
@@ -223,8 +224,8 @@ class Daemon:
     def _refuse_strangers(self):
         """A state file counts only if it is a regular file of ours (or
         root's) that nobody else may write: in a directory others can
-        write, such as /tmp, anyone could have left one naming any process."""
-        me = os.geteuid()
+        write, such as /tmp, anyone could have left one naming any process.
+        Checked up front, for the files the lifecycle only tests for."""
         for path in (self.files.pid, self.files.identity, self.files.lock_path,
                      self.files.stopped, self.files.restarts):
             try:
@@ -234,15 +235,9 @@ class Daemon:
             except OSError as e:
                 raise StateError('cannot look at %s: %s' % (path, e.strerror),
                                  permission=isinstance(e, PermissionError))
-            if not stat.S_ISREG(st.st_mode):
-                raise StateError('%s is not a regular file; refusing it (remove it, or'
-                                 ' choose another pid_dir)' % path)
-            if st.st_uid not in (me, 0):
-                raise StateError('%s belongs to %s, not to you; refusing it (remove it, or'
-                                 ' choose another pid_dir)' % (path, _owner(st.st_uid)))
-            if st.st_mode & 0o022:
-                raise StateError('%s may be written by others; refusing it (remove it, or'
-                                 ' chmod go-w it)' % path)
+            why = trusted.refuse_file(path, st, {os.geteuid()})   # lstat: links refused
+            if why:     # another's file in a sticky dir: only they (or root) may remove it
+                raise StateError(why + '; or pass Daemon(pid_dir=DIR) a directory of yours')
 
     def _open_streams(self):
         """(stdin, stdout, stderr) descriptors, opened by the caller so that a
@@ -272,7 +267,7 @@ class Daemon:
         if not stat.S_ISREG(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
             os.close(fd)
             raise StateError('the log %s is not a regular file of yours (it belongs to %s);'
-                             ' refusing it' % (path, _owner(st.st_uid)))
+                             ' refusing it' % (path, trusted.owner_name(st.st_uid)))
         return fd
 
     @staticmethod
@@ -319,11 +314,3 @@ class Daemon:
             hint = '; as an ordinary user, pass Daemon(pid_dir=DIR) a directory of yours'
         self._err('%s: %s%s' % (self.name, error, hint))
         sys.exit(code)
-
-
-def _owner(uid):
-    import pwd
-    try:
-        return '%s (uid %d)' % (pwd.getpwuid(uid).pw_name, uid)
-    except KeyError:
-        return 'uid %d' % uid

@@ -327,8 +327,9 @@ def test_a_state_file_someone_else_left_in_a_sticky_dir_is_refused(cleanup):
     for action, expected in (('status', 4), ('stop', 1), ('start', 1)):
         code, out, err = script.run(action)
         assert (code, out) == (expected, ''), (action, err)
-        assert err == 'testScript: %s belongs to nobody (uid %d), not to you; refusing it' \
-            ' (remove it, or choose another pid_dir)\n' % (
+        assert err == 'testScript: %s belongs to nobody (uid %d), who could have forged' \
+            ' it; refusing to trust it (remove it); or pass Daemon(pid_dir=DIR) a directory' \
+            ' of yours\n' % (
                 tmp / 'testScript.pid', daemon.uids().real), err
     assert alive(daemon)
     assert script.run('stop', user='nobody')[0] == 0
