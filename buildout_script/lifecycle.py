@@ -238,19 +238,26 @@ def _record(step, warnings):
         warnings.append(str(e))
 
 
-def restart(settings, files, only_if_running=False):
+def restart(settings, files, only_if_running=False, stop_with=None):
     """A person's restart: stop (not on purpose) and start again, ending the
-    watchdog's give-up as start does.  The caller holds the lock."""
-    name = settings['name']
+    watchdog's give-up as start does.  The caller holds the lock.
+    ``stop_with``: another mode's stop (``modes``: a keeper left running)."""
     if only_if_running and status(settings, files).code != STATUS_RUNNING:
-        return Outcome(SUCCESS, '%s is not running; not restarted' % name)
+        return Outcome(SUCCESS, '%s is not running; not restarted' % settings['name'])
     files.clear_restarts()
+    return stop_then_start(settings, files, stop_with or stop, start)
+
+
+def stop_then_start(settings, files, stop, start):
+    """``stop`` (not on purpose), then ``start`` if that worked; the line
+    names both PIDs.  Each mode brings its own pair."""
     stopped = stop(settings, files, on_purpose=False)
     if stopped.code != SUCCESS:
         return stopped
     started = start(settings, files)
     if started.code == SUCCESS and stopped.pid:
-        started.message = '%s restarted (pid %d, was %d)' % (name, started.pid, stopped.pid)
+        started.message = '%s restarted (pid %d, was %d)' % (
+            settings['name'], started.pid, stopped.pid)
     return started
 
 

@@ -195,14 +195,7 @@ def restart(settings, files, only_if_running=False):
 
 def restart_keeper(settings, files):
     """Stop program and keeper (not on purpose), start both anew."""
-    stopped = stop(settings, files, on_purpose=False)
-    if stopped.code != lifecycle.SUCCESS:
-        return stopped
-    started = start(settings, files)
-    if started.code == lifecycle.SUCCESS and stopped.pid:
-        started.message = '%s restarted (pid %d, was %d)' % (
-            settings['name'], started.pid, stopped.pid)
-    return started
+    return lifecycle.stop_then_start(settings, files, stop, start)
 
 
 def ask_restart(settings, files, keeper, fields):

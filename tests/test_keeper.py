@@ -105,6 +105,29 @@ def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(
     assert numbers == list(range(len(numbers))) and len(numbers) > 10, svc.log.read_text()[:600]
 
 
+def test_supervise_turned_off_while_kept_goes_through_the_keeper_until_it_ends(kept):
+    svc = kept()
+    program = svc.start_ok()
+    keeper = proc(keeper_pid(svc))
+    plain = svc.run                             # the same service, supervise = false
+    r = plain('status', supervise='false')
+    assert r.code == 0 and 'kept by pid %d' % keeper.pid in r.out, r
+    r = plain('restart', supervise='false')      # hands over to the cron mode
+    assert r.code == 0 and 'restarted (pid %d, was %d)' % (svc.read_pid(), program.pid) \
+        in r.out, r
+    assert gone(program) and gone(keeper)
+    program = proc(svc.read_pid())
+    r = plain('status', supervise='false')
+    assert r.code == 0 and 'kept' not in r.out, r
+    assert plain('stop', supervise='false').code == 0 and gone(program)
+    # A stop behind a keeper's back would be undone by its restart.
+    program = svc.start_ok()
+    keeper = proc(keeper_pid(svc))
+    r = plain('stop', supervise='false')
+    assert r.code == 0 and gone(program) and gone(keeper), r
+    assert plain('status', supervise='false').code == 3 and not svc.pid_file.exists()
+
+
 def test_check_adopts_an_unsupervised_program_with_a_warning(kept):
     svc = kept()
     program = svc.start_ok()
