@@ -115,8 +115,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix='bench-services-') as directory:
         bin_dir, names = write_scripts(directory, args.services)
         services = os.path.join(bin_dir, 'services')
-        subprocess.check_call([services, 'start'], stdout=subprocess.DEVNULL)
-        try:
+        try:                        # a start that fails half way is stopped too
+            subprocess.check_call([services, 'start'], stdout=subprocess.DEVNULL)
             commands = {
                 'one': [[os.path.join(bin_dir, names[0] + 'ctl'), 'status']],
                 'all%d' % len(names): [[services, 'status']],
