@@ -2,11 +2,20 @@
 """What does `bin/services status` of 20 services cost, next to one `bin/NAMEctl status`?
 
 Why this exists: the issue's promise is one process and one import for many
-services, so `status` of 20 costs at most twice the status of one.  This
-writes, in a temporary directory, 20 generated ctl scripts and one services
-script exactly as the recipes render them (the bundled templates, settings as
-Python literals, the repository on sys.path), starts 20 `sleep` programs
-(untimed), then times, round after round in rotated order:
+services, so `status` of 20 costs at most twice the status of one.  The
+recipes write the scripts, so the bench runs what a buildout writes: an
+untimed buildout (about a second) in a temporary directory, run by this
+tree's own `bin/buildout` on a generated configuration that extends this
+tree's buildout.cfg (its pinned [versions]) with 20 parts `recipe =
+buildout_script:service` (`program = sleep 36NN`) and one part `recipe =
+buildout_script:services`.  It downloads and builds nothing: it uses this
+tree's develop egg and eggs as `python3 bootstrap.py` left them
+(`develop-eggs-directory` and `eggs-directory` of the tree, `develop`
+empty) and an empty package index, so a missing egg is an error.  The
+scripts get the sys.path of the tree's own bin/democtl and run on the
+Python of `bin/buildout` (the tree's .venv).  Then it starts the 20 `sleep`
+programs with `bin/services start` (untimed) and times, round after round
+in rotated order:
 
   * one   -- `bin/s01ctl status`
   * all20 -- `bin/services status` (20 lines)
@@ -14,13 +23,22 @@ Python literals, the repository on sys.path), starts 20 `sleep` programs
              shell loop over the ctl scripts costs; for scale)
 
 Wall-clock from Popen to wait, `time.perf_counter`, output to /dev/null.
-Prints the medians and the ratio all20 / one.
+Prints the medians and the ratio all20 / one.  The services are stopped with
+`bin/services stop` and the temporary directory removed at the end.
+
+Why not `develop = .` and `offline = true`: `develop` runs `pip install -e`
+of the tree, which rebuilds the tree's build/ (under the feet of anything
+running from it) and fetches setuptools for pip's isolated build; and
+zc.buildout 6.0.1 in offline mode does not find the eggs it made from
+wheels (`We don't have a distribution for psutil==...`).  `newest = false`,
+every version pinned and an empty index: offline in effect.
 
 Usage:  python3 bench/bench_services.py [--runs N] [--services N]
 """
 
 import argparse
 import os
+import pathlib
 import platform
 import statistics
 import subprocess
@@ -29,49 +47,54 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+BUILDOUT = os.path.join(REPO, 'bin', 'buildout')
 
-from buildout_script import config  # noqa: E402
+CONFIG = """\
+[buildout]
+extends = %(repo)s/buildout.cfg
+parts = %(parts)s
+develop =
+develop-eggs-directory = %(repo)s/develop-eggs
+eggs-directory = %(repo)s/eggs
+newest = false
+index = %(index)s
+find-links =
+%(sections)s
+[services]
+recipe = buildout_script:services
+"""
 
-TEMPLATES = os.path.join(REPO, 'templates', 'service')
-
-
-def literal(settings, indent):
-    return ''.join('%s%r: %r,\n' % (indent, k, v) for k, v in settings.items()).rstrip('\n')
+SERVICE = """
+[%(name)s]
+recipe = buildout_script:service
+program = sleep %(seconds)d
+"""
 
 
 def write_scripts(directory, count):
-    """bin/sNNctl for each service and bin/services, as the recipes write them."""
-    bin_dir = os.path.join(directory, 'bin')
-    os.makedirs(bin_dir)
-    path = '    %r,' % REPO
-    all_settings = []
-    for i in range(1, count + 1):
-        name = 's%02d' % i
-        settings = config.parse({'name': name, 'program': 'sleep %d' % (3600 + i),
-                                 'directory': directory}, base=directory)
-        all_settings.append(settings)
-        with open(os.path.join(TEMPLATES, 'ctl')) as f:
-            text = f.read() % {'python': sys.executable, 'script': 'bin/%sctl' % name,
-                               'directory': directory,
-                               'name': name, 'path': path,
-                               'settings': literal(settings, '    ')}
-        write(os.path.join(bin_dir, name + 'ctl'), text)
-    with open(os.path.join(TEMPLATES, 'services')) as f:
-        text = f.read() % {
-            'python': sys.executable, 'script': 'bin/services',
-            'names': ', '.join(s['name'] for s in all_settings), 'path': path,
-            'services': '\n'.join('    {\n%s\n    },' % literal(s, '        ')
-                                  for s in all_settings),
-            'after': '\n'.join('    %r: [],' % s['name'] for s in all_settings)}
-    write(os.path.join(bin_dir, 'services'), text)
-    return bin_dir, [s['name'] for s in all_settings]
-
-
-def write(path, text):
-    with open(path, 'w') as f:
-        f.write(text)
-    os.chmod(path, 0o755)
+    """bin/sNNctl for each service and bin/services, written by the recipes
+    in a buildout run in ``directory``; (bin directory, service names)."""
+    if not os.access(BUILDOUT, os.X_OK):
+        raise SystemExit('%s not found: run python3 bootstrap.py first' % BUILDOUT)
+    names = ['s%02d' % i for i in range(1, count + 1)]
+    index = os.path.join(directory, 'no-index')     # empty: nothing to download
+    os.mkdir(index)
+    config = os.path.join(directory, 'buildout.cfg')
+    with open(config, 'w') as f:
+        f.write(CONFIG % {
+            'repo': REPO, 'parts': ' '.join(names + ['services']),
+            'index': pathlib.Path(index).as_uri(),
+            'sections': ''.join(SERVICE % {'name': name, 'seconds': 3600 + i}
+                                for i, name in enumerate(names, 1))})
+    # -U: no ~/.buildout/default.cfg (it could add extensions or a download cache).
+    done = subprocess.run([BUILDOUT, '-U', '-c', config], cwd=directory,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout)
+        raise SystemExit('bin/buildout exited %d (the tree needs python3 bootstrap.py'
+                         ' and its eggs)' % done.returncode)
+    return os.path.join(directory, 'bin'), names
 
 
 def timed(argvs):
@@ -92,8 +115,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix='bench-services-') as directory:
         bin_dir, names = write_scripts(directory, args.services)
         services = os.path.join(bin_dir, 'services')
-        subprocess.check_call([services, 'start'], stdout=subprocess.DEVNULL)
-        try:
+        try:                        # a start that fails half way is stopped too
+            subprocess.check_call([services, 'start'], stdout=subprocess.DEVNULL)
             commands = {
                 'one': [[os.path.join(bin_dir, names[0] + 'ctl'), 'status']],
                 'all%d' % len(names): [[services, 'status']],
