@@ -209,7 +209,7 @@ def stop(settings, files=None, on_purpose=True):
     record = files.read()
     warnings = []
     if on_purpose:
-        _record(files.mark_stopped, warnings)
+        record_or_warn(files.mark_stopped, warnings)
     was_running = record.ident is not None and process.is_running(record.ident)
     if not _stop_family(settings, record.ident, record.group):
         if record.pid is None:
@@ -220,22 +220,26 @@ def stop(settings, files=None, on_purpose=True):
                        % (name, settings['stop-signal'], settings['stop-timeout'], record.pid),
                        record.pid)
     if record.pid is not None or record.torn:
-        _record(files.clear, warnings)
+        record_or_warn(files.clear, warnings)
     if was_running:
         outcome = Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
     else:
         outcome = Outcome(SUCCESS, '%s is not running' % name)
-    if warnings:
-        outcome.message += '; warning: ' + '; '.join(warnings)
-    return outcome
+    return with_warnings(outcome, warnings)
 
 
-def _record(step, warnings):
+def record_or_warn(step, warnings):
     """Run a step that only records; a failure becomes a warning."""
     try:
         step()
     except StateError as e:
         warnings.append(str(e))
+
+
+def with_warnings(outcome, warnings):
+    if warnings:
+        outcome.message += '; warning: ' + '; '.join(warnings)
+    return outcome
 
 
 def restart(settings, files, only_if_running=False, stop_with=None):

@@ -41,7 +41,11 @@ def status(settings, files):
     kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message, st.changed)
     kept.keeper, kept.fields = (keeper.pid if keeper else None), fields
     name = settings['name']
-    if st.state == 'running':
+    if st.state == 'running' and keeper and fields.get('state') == 'starting':
+        kept.state = 'starting'             # as the cron mode says: not ready yet
+        kept.message = '%s is starting (pid %d, waiting for %s; kept by pid %d)' % (
+            name, st.pid, settings['ready'], keeper.pid)
+    elif st.state == 'running':
         if keeper:
             kept.message = '%s is running (pid %d, up %s; kept by pid %d, restarts: %s)' % (
                 name, st.pid, lifecycle.format_duration(st.uptime), keeper.pid,
@@ -153,25 +157,30 @@ def stop(settings, files, on_purpose=True):
     """Stop through the keeper (it stops the program with the stop
     schedule and writes out its last lines), then make sure of both."""
     name = settings['name']
+    warnings = []           # a full or read-only disk: stop all the same
     if on_purpose:
-        files.mark_stopped()
+        lifecycle.record_or_warn(files.mark_stopped, warnings)
     adopt_if_unsupervised(settings, files)
     keeper, _ = keeper_of(files)
     record = files.read()
     was = record.pid if record.ident is not None and process.is_running(record.ident) else None
     if keeper is not None:
         process.send(keeper, process.signal_number('SIGTERM'))
-        schedule = settings['stop-timeout'] + 5 + 5
+        # The keeper's own schedule: the program's, then its leftovers'.
+        schedule = 2 * (settings['stop-timeout'] + lifecycle.KILL_WAIT) + 5
         if not wait_gone(keeper, schedule):
             process.send(keeper, process.signal_number('SIGKILL'))
             wait_gone(keeper, 5)
-    files.clear_keeper()
+    lifecycle.record_or_warn(files.clear_keeper, warnings)     # a dead keeper's: harmless
     stopped = lifecycle.stop(settings, files, on_purpose=False)
     if stopped.code != lifecycle.SUCCESS:
         return stopped
+    warnings += stopped.message.split('; warning: ')[1:]
     if was:
-        return Outcome(lifecycle.SUCCESS, '%s stopped (pid %d)' % (name, was), was)
-    return Outcome(lifecycle.SUCCESS, '%s is not running' % name)
+        return lifecycle.with_warnings(
+            Outcome(lifecycle.SUCCESS, '%s stopped (pid %d)' % (name, was), was), warnings)
+    return lifecycle.with_warnings(Outcome(lifecycle.SUCCESS, '%s is not running' % name),
+                                   warnings)
 
 
 def restart(settings, files, only_if_running=False):

@@ -128,6 +128,18 @@ def test_supervise_turned_off_while_kept_goes_through_the_keeper_until_it_ends(k
     assert plain('status', supervise='false').code == 3 and not svc.pid_file.exists()
 
 
+def test_status_says_starting_while_the_keeper_waits_for_ready(kept):
+    svc = kept(ready='alive:1')
+    start = svc.popen('start')
+    assert wait_for(lambda: svc.pid_file.exists())
+    r = svc.run('status')
+    assert r.code == 0 and r.out.startswith('svc is starting (pid %d, waiting for alive:1;'
+                                            % svc.read_pid()), r
+    assert start.wait(timeout=30) == 0
+    assert status_of(svc)['state'] == 'running'
+    svc.run('stop')
+
+
 def test_check_adopts_an_unsupervised_program_with_a_warning(kept):
     svc = kept()
     program = svc.start_ok()

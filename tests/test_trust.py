@@ -324,9 +324,10 @@ needs_mount = pytest.mark.skipif(not _can_mount(), reason='needs unshare -m and 
 
 
 @needs_mount
-@pytest.mark.parametrize('lock_file', [True, False])
-def test_stop_on_a_read_only_pid_dir_stops_and_warns(service, lock_file):
-    svc = service()
+@pytest.mark.parametrize('lock_file, supervise', [(True, 'false'), (False, 'false'),
+                                                  (True, 'true')])
+def test_stop_on_a_read_only_pid_dir_stops_and_warns(service, lock_file, supervise):
+    svc = service(supervise=supervise)
     p = svc.start_ok()
     if not lock_file:
         (svc.pid_dir / 'svc.lock').unlink()     # and none can be made: the dir is locked
