@@ -36,7 +36,7 @@ from . import process
 from . import program
 from . import config
 from . import trusted
-from .state import StateError
+from .state import ServiceFiles, StateError
 
 # supay's defaults: the system's places, which need root.  An ordinary user
 # passes directories of their own (supay's README said the same).
@@ -69,7 +69,11 @@ class Daemon:
         self.catch_all_log = catch_all_log
         self.err_writer = err_writer
         self.verbose = verbose
-        self.files = lifecycle.files_of(self.settings)
+        # supay's own examples keep the PID file in /tmp: a sticky dir is
+        # accepted here (never for ctl), where a file someone else planted
+        # is refused (_refuse_strangers) and ours cannot be replaced.
+        self.files = ServiceFiles(self.settings['pid-dir'], self.settings['name'],
+                                  sticky_ok=True)
         both = self._log_path(catch_all_log) if catch_all_log else None
         if log:
             self.stdout = self._log_path(stdout) if stdout else both or self._log_path(LOG_DIR)
@@ -120,7 +124,7 @@ class Daemon:
             return self._detach_copy(SPAWN_TIMEOUT, verbose)
         try:
             self._refuse_strangers()
-            with lifecycle.locked(self.settings) as files:
+            with lifecycle.locked(self.settings, self.files) as files:
                 current = modes.status(self.settings, files)
                 if current.code == lifecycle.STATUS_RUNNING:
                     self._say('%s is already running (pid %d)' % (self.name, current.pid),
@@ -154,7 +158,7 @@ class Daemon:
         seconds, KILL); returns an Outcome (``.code`` 0: it is not running)."""
         try:
             self._refuse_strangers()
-            with lifecycle.locked(self.settings):
+            with lifecycle.locked(self.settings, self.files):
                 outcome = modes.stop(self.settings, self.files, on_purpose=False)
         except StateError as e:
             self._fail(e)

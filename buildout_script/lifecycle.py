@@ -55,11 +55,11 @@ def files_of(settings):
     return ServiceFiles(settings['pid-dir'], settings['name'])
 
 
-def locked(settings):
+def locked(settings, files=None):
     """``with lifecycle.locked(settings) as files:`` the one step before any
     change: the pid dir prepared, the service's lock held (waiting for it
     at most lock_wait(settings) seconds)."""
-    return files_of(settings).locked(lock_wait(settings))
+    return (files or files_of(settings)).locked(lock_wait(settings))
 
 
 KILL_WAIT = 5.0     # how long terminate waits after KILL

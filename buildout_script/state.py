@@ -60,8 +60,9 @@ NO_RECORD = Record(None, None, False)
 
 class ServiceFiles:
 
-    def __init__(self, pid_dir, name):
+    def __init__(self, pid_dir, name, sticky_ok=False):
         self.dir = pid_dir
+        self.sticky_ok = sticky_ok      # a /tmp-like pid dir: the supay face only
         self.name = name
         self.pid = os.path.join(pid_dir, name + '.pid')
         self.identity = os.path.join(pid_dir, name + '.identity')
@@ -91,7 +92,8 @@ class ServiceFiles:
                              % self.dir, permission=True)
         except OSError as e:
             raise StateError('cannot use the pid dir %s: %s' % (self.dir, e.strerror))
-        why = trusted.refuse_directory(self.dir, os.fstat(fd), {os.geteuid()}, 'pid dir')
+        why = trusted.refuse_directory(self.dir, os.fstat(fd), {os.geteuid()}, 'pid dir',
+                                       self.sticky_ok)
         if why:
             os.close(fd)
             raise StateError(why, configuration=True)

@@ -97,17 +97,23 @@ def owner_name(uid):
         return 'uid %d' % uid
 
 
-def refuse_directory(path, st, owners, what):
-    """The one line refusing the directory ``st`` (None if it is safe)."""
-    if safe_by(st, owners):
+def refuse_directory(path, st, owners, what, sticky_ok=True):
+    """The one line refusing the directory ``st`` (None if it is safe).
+    ``sticky_ok=False``: a sticky dir others can write is refused too, since
+    they can plant the files we have not made yet."""
+    writers = 'everyone' if st.st_mode & stat.S_IWOTH else 'its group'
+    if safe_by(st, owners) and (sticky_ok or not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
         return None
     if st.st_uid != 0 and st.st_uid not in owners:
         me = 'root' if os.geteuid() == 0 else '%s or root' % owner_name(os.geteuid())
         return ('the %s %s belongs to %s, who could forge what is in it; use a directory'
                 ' owned by %s' % (what, path, owner_name(st.st_uid), me))
+    if st.st_mode & stat.S_ISVTX:
+        return ('the %s %s is writable by %s (sticky: others cannot replace our files,'
+                ' but can plant the ones not made yet); use a directory only its owner'
+                ' can write' % (what, path, writers))
     return ('the %s %s is writable by %s without the sticky bit; use a directory only'
-            ' its owner can write (chmod go-w %s)'
-            % (what, path, 'everyone' if st.st_mode & stat.S_IWOTH else 'its group', path))
+            ' its owner can write (chmod go-w %s)' % (what, path, writers, path))
 
 
 def refuse_file(path, st, owners):

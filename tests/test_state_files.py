@@ -88,12 +88,13 @@ def test_world_writable_pid_dir_without_sticky_bit_is_refused(service):
     assert not started_here(svc.tmp)
 
 
-def test_world_writable_pid_dir_with_sticky_bit_is_accepted(service):
+def test_world_writable_pid_dir_with_sticky_bit_is_refused_too(service):
     svc = service()
     svc.pid_dir.mkdir()
     svc.pid_dir.chmod(0o1777)
-    svc.start_ok()
-    assert svc.run('stop').code == 0
+    r = svc.run('start')
+    assert r.code == 6 and 'use a directory only its owner can write' in one_line(r.err), r
+    assert not started_here(svc.tmp)
 
 
 def test_a_state_file_replaced_while_it_is_read_is_read_not_refused(tmp_path):

@@ -88,17 +88,19 @@ ACTIONS = [(['status'], 4), (['pid'], 4), (['kill', 'TERM'], 4), (['reload'], 4)
 
 @needs_root
 @pytest.mark.parametrize('action, code', ACTIONS)
-def test_record_owned_by_another_user_in_a_sticky_dir_is_refused(service, cleanup, action, code):
+def test_record_another_user_left_in_a_sticky_pid_dir_is_never_read(service, cleanup, action,
+                                                                   code):
+    """Others may not replace our files in a sticky dir, but may plant the
+    ones not made yet: ctl refuses such a pid dir, whatever it holds."""
     svc = service(reload_signal='HUP')
     svc.pid_dir.mkdir()
     svc.pid_dir.chmod(0o1777)
     p = victim(cleanup)
     forge(svc, p.pid, owner=NOBODY)
     r = svc.run(*action)
-    assert r.code == code, r
+    assert r.code in (code, 6), r
     line = one_line(r.err)
-    assert str(svc.pid_file) in line or str(svc.identity_file) in line, r
-    assert 'nobody' in line, r
+    assert line.startswith('svc: the pid dir %s is writable by everyone (sticky' % svc.pid_dir), r
     time.sleep(0.05)
     assert alive(p), 'root acted on a record user nobody wrote'
 
