@@ -9,9 +9,19 @@ NAME.log.N, as supervisord and svlogd do) or on request (logrotate's
 line is split between two files; a line longer than ``LONGEST_LINE`` past
 the limit is the one exception.  The pipe is read, never copied, so no line
 is written twice.
+
+Root's keeper works in a log dir the service's user may own, so it holds a
+descriptor of the directory (opened safely, program.open_log_dir) and
+renames, unlinks and opens relative to it, never through a symlink.  At each
+switch the path is walked again, as a start would walk it: when the walk is
+refused (someone swapped the dir for a symlink, say), the keeper acts on
+neither directory; it writes on into the file it has open, says why in one
+line there, and tries again at the next switch (another ``log-max-bytes``
+later, or the next reopen-logs).
 """
 
 import os
+import time
 
 from . import program
 
@@ -24,6 +34,9 @@ class Log:
         self.path, self.max_bytes, self.backups = path, max_bytes, backups
         self.account = account
         self.fd = None
+        self.dir_fd = None          # the directory the open file is in
+        self.limit = max_bytes      # the size that makes a rotation due
+        self.refused = None         # the last refusal said, not to repeat it
         self.size = 0
         self.at_boundary = True     # the last byte written ends a line
         self.reopen_due = False
@@ -33,7 +46,8 @@ class Log:
         self.at_boundary = self.ends_a_line()
 
     def open(self):
-        self.fd = program.open_log(self.path, self.account)
+        self.dir_fd = program.open_log_dir(self.path, self.account)
+        self.fd = program.open_log_in(self.dir_fd, self.path, self.account)
         self.size = os.fstat(self.fd).st_size
 
     def ends_a_line(self):
@@ -55,9 +69,10 @@ class Log:
             os.close(reader)
 
     def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        for fd in (self.fd, self.dir_fd):
+            if fd is not None:
+                os.close(fd)
+        self.fd = self.dir_fd = None
 
     def reopen(self):
         """logrotate moved the file away: go on in a new one at the next
@@ -67,7 +82,7 @@ class Log:
             self._switch()
 
     def due(self):
-        return self.reopen_due or (self.max_bytes and self.size >= self.max_bytes)
+        return self.reopen_due or (self.max_bytes and self.size >= self.limit)
 
     def write(self, data):
         while data:
@@ -83,8 +98,8 @@ class Log:
                     self._put(data[:end + 1])
                     data = data[end + 1:]
                     continue
-            if self.max_bytes and self.size + len(data) > self.max_bytes:
-                end = data.find(b'\n', max(0, self.max_bytes - self.size - 1))
+            if self.max_bytes and self.size + len(data) > self.limit:
+                end = data.find(b'\n', max(0, self.limit - self.size - 1))
                 if 0 <= end < len(data) - 1:
                     self._put(data[:end + 1])
                     data = data[end + 1:]
@@ -118,22 +133,51 @@ class Log:
         self._put(notes)
 
     def _switch(self):
-        if self.max_bytes and self.size >= self.max_bytes and not self.reopen_due:
-            self._rotate()
+        try:
+            dir_fd = program.open_log_dir(self.path, self.account)
+        except program.LaunchError as e:
+            self._refuse(str(e))
+            return
+        try:
+            if self.max_bytes and self.size >= self.max_bytes and not self.reopen_due:
+                self._rotate()
+            fd = program.open_log_in(dir_fd, self.path, self.account)
+        except program.LaunchError as e:
+            os.close(dir_fd)
+            self._refuse(str(e))
+            return
         self.close()
-        self.open()
+        self.fd, self.dir_fd = fd, dir_fd
+        self.size = os.fstat(fd).st_size
+        self.limit, self.refused = self.max_bytes, None
         self.reopen_due = False
         self.overdue = 0
 
+    def _refuse(self, why):
+        """No new file: write on in this one, and say why in it (once)."""
+        self.reopen_due = False
+        self.overdue = 0
+        self.limit = self.size + self.max_bytes
+        if why != self.refused:
+            self.refused = why
+            self.note('%s keeper[%d]: not switching to a new log file, writing on in this'
+                      ' one: %s' % (time.strftime('%Y-%m-%d %H:%M:%S'), os.getpid(), why))
+
     def _rotate(self):
-        """NAME.log -> NAME.log.1 -> ... -> NAME.log.N; the oldest goes."""
-        names = [self.path] + ['%s.%d' % (self.path, n) for n in range(1, self.backups + 1)]
+        """NAME.log -> NAME.log.1 -> ... -> NAME.log.N; the oldest goes.  In
+        the directory the file we write is in, never through a symlink."""
+        name = os.path.basename(self.path)
+        names = [name] + ['%s.%d' % (name, n) for n in range(1, self.backups + 1)]
+        at = self.dir_fd
         try:
             if self.backups == 0:
-                os.unlink(self.path)
+                os.unlink(name, dir_fd=at)
                 return
             for older, newer in reversed(list(zip(names, names[1:]))):
-                if os.path.lexists(older):
-                    os.replace(older, newer)
+                try:
+                    os.stat(older, dir_fd=at, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                os.replace(older, newer, src_dir_fd=at, dst_dir_fd=at)
         except OSError:
             pass                    # then the file just grows: never lose lines

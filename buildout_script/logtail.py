@@ -2,12 +2,18 @@
 
 Following survives rotation: when the name points to a new file (logrotate,
 or the keeper's own size rotation), the rest of the old file is read, then
-the new one from its start, as ``tail -F`` does.
+the new one from its start, as ``tail -F`` does.  Each file is opened as
+program.open_log_to_read opens it (root may be the reader of a log dir the
+service's user owns): a symlink, FIFO or hard link at the log is refused with
+one line, and exit code 1.
 """
 
 import os
 import sys
 import time
+
+from . import program
+from . import trusted
 
 
 def parse_args(args):
@@ -47,12 +53,21 @@ def last_lines(f, count):
     return lines[-count:] if count else []
 
 
-def show(path, count, follow, out=None, interval=0.2):
-    out = out or sys.stdout.buffer
+def _open(path):
+    """The log opened to read, or None when the one line saying why not was said."""
     try:
-        f = open(path, 'rb')
+        return open(program.open_log_to_read(path), 'rb')
+    except trusted.Untrusted as e:
+        print(e, file=sys.stderr)
     except OSError as e:
         print('%s: %s' % (path, e.strerror), file=sys.stderr)
+    return None
+
+
+def show(path, count, follow, out=None, interval=0.2):
+    out = out or sys.stdout.buffer
+    f = _open(path)
+    if f is None:
         return 1
     try:
         out.writelines(last_lines(f, count))
@@ -71,7 +86,9 @@ def show(path, count, follow, out=None, interval=0.2):
                 out.write(f.read())         # what came after our last read
                 out.flush()
                 f.close()
-                f = open(path, 'rb')
+                f = _open(path)
+                if f is None:
+                    return 1
                 continue
             time.sleep(interval)
     except KeyboardInterrupt:
@@ -79,5 +96,6 @@ def show(path, count, follow, out=None, interval=0.2):
     except BrokenPipeError:
         pass
     finally:
-        f.close()
+        if f is not None:
+            f.close()
     return 0

@@ -43,12 +43,20 @@ def open_log(path, account=None):
     """Open a log for appending (never truncating); it belongs to the
     service's user so the program can reopen it after a rotation.
 
-    The log dir is opened safely (trusted.open_directory) and must be one
-    that nobody but us, root or the service's user can write; the log is
-    opened relative to it, never through a symlink, never blocking on a
-    FIFO, and refused unless it is a regular file with one link (a hard
-    link could be anyone's file).  It is chowned by descriptor."""
-    directory, name = os.path.split(path)
+    The log dir is opened safely (``open_log_dir``); the log is opened
+    relative to it (``open_log_in``)."""
+    dir_fd = open_log_dir(path, account)
+    try:
+        return open_log_in(dir_fd, path, account)
+    finally:
+        os.close(dir_fd)
+
+
+def open_log_dir(path, account=None):
+    """A descriptor of the directory of the log ``path``, created if needed,
+    opened safely (trusted.open_directory) and refused (LaunchError) unless
+    nobody but us, root or the service's user can write it."""
+    directory = os.path.dirname(path)
     owners = {os.geteuid()} | ({account.pw_uid} if account is not None else set())
     try:
         dir_fd = trusted.open_directory(directory, create=True)
@@ -57,25 +65,32 @@ def open_log(path, account=None):
     except OSError as e:
         raise LaunchError('permission' if isinstance(e, PermissionError) else 'not-configured',
                           'cannot open the log %s: %s' % (path, e.strerror))
-    try:
-        why = trusted.refuse_directory(directory, os.fstat(dir_fd), owners, 'log dir')
-        if why:
-            raise LaunchError('not-configured', 'refusing the log %s: %s' % (path, why))
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-                         | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, 0o644, dir_fd=dir_fd)
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise LaunchError('not-configured', 'the log %s is a symlink; refusing to'
-                                  ' follow it (remove it)' % path)
-            if e.errno == errno.ENXIO:
-                raise LaunchError('not-configured', 'the log %s is not a regular file;'
-                                  ' refusing it (remove it)' % path)
-            raise LaunchError('permission' if isinstance(e, PermissionError)
-                              else 'not-configured',
-                              'cannot open the log %s: %s' % (path, e.strerror))
-    finally:
+    why = trusted.refuse_directory(directory, os.fstat(dir_fd), owners, 'log dir')
+    if why:
         os.close(dir_fd)
+        raise LaunchError('not-configured', 'refusing the log %s: %s' % (path, why))
+    return dir_fd
+
+
+def open_log_in(dir_fd, path, account=None):
+    """Open the log ``path`` for appending, relative to ``dir_fd`` (its
+    directory, from open_log_dir): never through a symlink, never blocking
+    on a FIFO, and refused unless it is a regular file with one link (a hard
+    link could be anyone's file).  It is chowned by descriptor."""
+    try:
+        fd = os.open(os.path.basename(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                     | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, 0o644,
+                     dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LaunchError('not-configured', 'the log %s is a symlink; refusing to'
+                              ' follow it (remove it)' % path)
+        if e.errno == errno.ENXIO:
+            raise LaunchError('not-configured', 'the log %s is not a regular file;'
+                              ' refusing it (remove it)' % path)
+        raise LaunchError('permission' if isinstance(e, PermissionError)
+                          else 'not-configured',
+                          'cannot open the log %s: %s' % (path, e.strerror))
     st = os.fstat(fd)
     problem = None
     if not stat.S_ISREG(st.st_mode):
@@ -515,21 +530,39 @@ def _signal_once(ident, group, members, sig, signalled):
             signalled.add(member)
 
 
-def _open_log_to_read(path):
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+def open_log_to_read(path):
+    """A descriptor to read the log ``path`` (root may read what the
+    service's user planted): its directory walked safely, the log opened
+    relative to it, never through a symlink, never blocking on a FIFO, and
+    only a regular file with at most one link (a hard link could be anyone's
+    file).  Raises trusted.Untrusted (the one line to say) or OSError."""
+    dir_fd = trusted.open_directory(os.path.dirname(path))
+    try:
+        fd = os.open(os.path.basename(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise trusted.Untrusted('the log %s is a symlink; refusing to follow it'
+                                    ' (remove it)' % path)
+        raise OSError(e.errno, e.strerror, path)
+    finally:
+        os.close(dir_fd)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
         os.close(fd)
-        raise OSError(errno.EINVAL, 'not a regular file')
+        raise trusted.Untrusted('the log %s %s; refusing it (remove it)' % (
+            path, 'is not a regular file' if not stat.S_ISREG(st.st_mode)
+            else 'has %d hard links' % st.st_nlink))
     return fd
 
 
 def log_tail(path, offset, lines=10):
     """The last lines a program wrote to its log since ``offset``."""
     try:
-        with open(_open_log_to_read(path), 'rb') as f:
+        with open(open_log_to_read(path), 'rb') as f:
             f.seek(max(offset, os.fstat(f.fileno()).st_size - 65536))
             data = f.read(65536)
-    except OSError:
+    except (OSError, trusted.Untrusted):
         return []
     return [l.decode(errors='replace') for l in data.splitlines()[-lines:]]
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 import support
-from support import Ctl, wait_for
+from support import Ctl, one_line, program, wait_for
+from test_trust import NOBODY, needs_root
 
 LINES = 20000
 WRITER = (
@@ -144,3 +145,100 @@ def test_log_shows_the_last_lines_and_follows_across_a_reopen(cleanup, tmp_path)
     r = svc.run('log', '-n', 'x')
     assert r.code == 2 and '-n needs a number' in r.err, r
     svc.run('stop')
+
+
+# == trust nothing another user can write ========================================================
+
+@needs_root
+def test_rotation_never_acts_through_a_log_dir_swapped_for_a_symlink(cleanup, tmp_path):
+    """The service's user owns var/ and swaps var/log for a symlink to root's
+    directory: root's keeper rotates nothing there, writes on in the file it
+    has open, says why there, and rotates again once the dir is back."""
+    var = tmp_path / 'app' / 'var'
+    (var / 'log').mkdir(parents=True)
+    for path in (var, var / 'log'):
+        os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+    victim = tmp_path / 'victim'
+    victim.mkdir()
+    (victim / 'svc.log').write_text('ROOT SECRET\n')
+    talker = program('sh', '-c', 'i=0; while :; do i=$((i+1)); echo "line $i %s"; sleep 0.005;'
+                     ' done' % ('x' * 100))
+    svc = Ctl(cleanup, tmp_path, program=talker, user='nobody', supervise='true',
+              log_dir=var / 'log', log_max_bytes=1000, log_backups=0)
+    svc.log_dir = var / 'log'
+    svc.start_ok()
+    real = var / 'log.real'
+    os.rename(var / 'log', real)
+    (var / 'log').symlink_to(victim)
+    os.lchown(var / 'log', NOBODY.pw_uid, NOBODY.pw_gid)
+
+    def said():
+        try:
+            return 'not switching to a new log file' in (real / 'svc.log').read_text()
+        except FileNotFoundError:
+            return False
+    wait_for(said, timeout=5)
+    assert os.listdir(victim) == ['svc.log']
+    assert (victim / 'svc.log').read_text() == 'ROOT SECRET\n', 'root rotated through the link'
+    text = (real / 'svc.log').read_text()
+    note = [line for line in text.splitlines() if 'not switching' in line]
+    assert len(note) == 1 and 'symlink' in note[0] and 'refusing' in note[0], note
+    size = len(text)
+    assert wait_for(lambda: (real / 'svc.log').stat().st_size > size + 1000, timeout=5)
+    (var / 'log').unlink()                          # the dir is put back: rotation goes on
+    os.rename(real, var / 'log')
+    assert wait_for(lambda: 'not switching' not in svc.log.read_text(), timeout=5)
+    assert svc.run('stop').code == 0
+    assert (victim / 'svc.log').read_text() == 'ROOT SECRET\n'
+
+
+def _log_only(cleanup, tmp_path):
+    svc = Ctl(cleanup, tmp_path)
+    svc.log_dir.mkdir()
+    secret = tmp_path / 'secret'
+    secret.write_text('SECRET LINE\n')
+    return svc, secret
+
+
+@pytest.mark.parametrize('planted, why', [('fifo', 'not a regular file'),
+                                           ('symlink', 'is a symlink'),
+                                           ('hard link', 'has 2 hard links')])
+def test_log_refuses_what_was_planted_at_the_log_at_once(cleanup, tmp_path, planted, why):
+    svc, secret = _log_only(cleanup, tmp_path)
+    if planted == 'fifo':
+        os.mkfifo(svc.log)
+    elif planted == 'symlink':
+        svc.log.symlink_to(secret)
+    else:
+        os.link(secret, svc.log)
+    r = svc.run('log', '-n', '3', timeout=10)
+    assert r.code == 1 and r.out == '', r
+    assert why in one_line(r.err) and str(svc.log) in r.err, r
+
+
+@needs_root
+def test_log_refuses_a_log_dir_the_service_user_swapped_for_a_symlink(cleanup, tmp_path):
+    var = tmp_path / 'var'
+    var.mkdir()
+    os.chown(var, NOBODY.pw_uid, NOBODY.pw_gid)
+    shadow = tmp_path / 'shadow'
+    shadow.mkdir()
+    (shadow / 'svc.log').write_text('SECRET LINE\n')
+    svc = Ctl(cleanup, tmp_path, user='nobody', log_dir=var / 'log')
+    (var / 'log').symlink_to(shadow)
+    os.lchown(var / 'log', NOBODY.pw_uid, NOBODY.pw_gid)
+    r = svc.run('log', '-n', '3', timeout=10)
+    assert r.code == 1 and 'SECRET' not in r.out, r
+    assert 'symlink' in one_line(r.err) and 'refusing' in r.err, r
+
+
+def test_log_follow_stops_with_one_line_at_a_fifo_planted_after_a_rotation(cleanup, tmp_path):
+    svc, _ = _log_only(cleanup, tmp_path)
+    svc.log.write_text('first\n')
+    follower = svc.popen('log', '-n', '5', '-f')
+    assert follower.stdout.readline() == 'first\n'
+    os.rename(svc.log, svc.log.with_name('svc.log.1'))
+    os.mkfifo(svc.log)
+    out, err = follower.communicate(timeout=5)
+    assert follower.returncode == 1, (out, err)
+    assert 'not a regular file' in one_line(err), err
