@@ -53,6 +53,14 @@ elif mode == "mainpid":
     notify("MAINPID=%d\\nREADY=1" % child)
     time.sleep(0.3)
     sys.exit(0)
+elif mode == "ticks":
+    notify("READY=1")
+    for i in range(3000):
+        time.sleep(0.05)
+        try:
+            notify("STATUS=tick %d" % i)
+        except OSError:             # no keeper for a while: sd_notify says so, no more
+            pass
 elif mode == "stopping":
     notify("READY=1")
     time.sleep(0.2)
@@ -210,8 +218,25 @@ def test_a_user_who_binds_the_abstract_name_first_breaks_no_start(deep_speaker, 
     svc.run('stop')
 
 
+def test_a_keeper_that_adopts_hears_on_the_name_the_program_was_given(deep_speaker):
+    svc = deep_speaker('ticks')
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(predictable_name(svc))
+        program = svc.start_ok()
+    given = notify_socket_of(program.pid)
+    keeper = support.proc(status_of(svc)['keeper'])
+    keeper.kill()
+    wait_for(lambda: gone(keeper))
+    r = svc.run('start')
+    assert r.code == 0 and 'adopted' in r.out, r
+    seen = status_of(svc)['status-text']
+    assert wait_for(lambda: status_of(svc)['status-text'] != seen, timeout=3)
+    assert notify_socket_of(program.pid) == given
+    svc.run('stop')
+
+
 def test_each_start_draws_a_new_abstract_name(deep_speaker):
-    svc = deep_speaker('slow', supervise='false')
+    svc = deep_speaker('ticks', supervise='false')
     svc.start_ok()
     first = notify_socket_of(svc.read_pid())
     svc.run('stop')
@@ -234,12 +259,12 @@ def test_no_socket_to_listen_on_is_one_line_and_exit_1(speaker, supervise):
 
 
 def test_the_cron_mode_takes_ready_1_only_from_the_program(speaker):
-    svc = speaker('never', supervise='false', start_timeout=1.5)
+    svc = speaker('never', supervise='false', start_timeout=1)
     p = svc.popen('start')
     assert wait_for(lambda: svc.pid_file.exists() and (svc.pid_dir / 'svc.notify').exists(),
                     timeout=5)
     time.sleep(0.1)
     notify.send(str(svc.pid_dir / 'svc.notify'), 'READY=1')    # from us, not from it
     out, err = p.communicate(timeout=10)
-    assert p.returncode == 1 and 'not ready after 1.5s' in err, (out, err)
+    assert p.returncode == 1 and 'not ready after 1s' in err, (out, err)
     assert not svc.pid_file.exists()
