@@ -138,7 +138,10 @@ def start(settings, files=None):
 
     log, errlog = program.log_paths(settings)
     offsets = {path: program.log_size(path) for path in {log, errlog}}
-    listener = _notify_listener(settings)
+    try:
+        listener = _notify_listener(settings)
+    except OSError as e:                # notify.ListenError: its line says it all
+        return Outcome(FAILED, '%s not started: %s' % (name, e))
     try:
         proc = program.launch(settings, extra_env=listener and listener[1])
     except program.LaunchError as e:
@@ -191,7 +194,8 @@ def wait_ready_marked(settings, files, proc, listener=None):
     try:
         if listener:                    # ready = notify: READY=1 on the socket
             from . import notify
-            return notify.wait_ready(proc, listener[0], settings['start-timeout'])
+            return notify.wait_ready(proc, listener[0], settings['start-timeout'],
+                                     program.mark(settings), program.service_uid(settings))
         return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     finally:
         files.clear_starting()
@@ -302,7 +306,8 @@ def foreground(settings):
 
 def _notify_listener(settings):
     """``ready = notify`` without a keeper: (socket, environment) to hear
-    READY=1 on while starting, else None."""
+    READY=1 on while starting, else None.  notify.ListenError if there is
+    no socket to be had."""
     from . import program
     if settings['ready'] != 'notify':
         return None
@@ -317,9 +322,10 @@ def _notify_listener(settings):
 
 def _close_listener(listener):
     if listener:
-        path = listener[0].getsockname()
+        from . import notify
+        path = notify.name_of(listener[0])
         listener[0].close()
-        if path and not path.startswith('\0'):
+        if path and not path.startswith('@'):
             try:
                 os.unlink(path)
             except OSError:

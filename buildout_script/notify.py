@@ -16,33 +16,88 @@ LARGEST = 4096
 CREDENTIALS = struct.calcsize('3i')
 
 
+class ListenError(OSError):
+    """The socket to hear the program on could not be made: one line that
+    says what, where, and what to do."""
+
+
 def socket_path(settings):
-    """NAME.notify in the pid dir; an abstract name where that path is too
-    long for an AF_UNIX address (107 bytes)."""
+    """NAME.notify in the pid dir; where that path is too long for an
+    AF_UNIX address (107 bytes), an abstract name with 128 random bits in
+    it: abstract names have no owner or mode, so a name another user could
+    work out would be theirs to bind first (and start would fail) or to
+    send READY=1 to.  A fresh name for every program we start; a keeper
+    that adopts a running program gets the name that program was given
+    (in its environment), so that what it sends still reaches us."""
     path = os.path.join(settings['pid-dir'], settings['name'] + '.notify')
     if len(os.fsencode(path)) <= 107:
         return path
-    import hashlib                  # (libcrypto: megabytes a keeper need not carry)
-    return '@buildout_script/' + hashlib.sha1(os.fsencode(path)).hexdigest()[:16]
+    given = _given_to_running(settings)
+    if given is not None:
+        return given
+    return ABSTRACT + os.urandom(16).hex()
+
+
+ABSTRACT = '@buildout_script/'
+
+
+def _given_to_running(settings):
+    """The abstract NOTIFY_SOCKET the recorded program (if it runs) was
+    started with: what it sends its messages to (its pid file names it,
+    its environment carries the service's mark)."""
+    try:
+        with open(os.path.join(settings['pid-dir'], settings['name'] + '.pid')) as f:
+            pid = int(f.read().split()[0])
+        with open('/proc/%d/environ' % pid, 'rb') as f:
+            environ = f.read().split(b'\0')
+    except (OSError, ValueError, IndexError):
+        return None
+    from . import process, program
+    if not process.carries(pid, program.mark(settings)):
+        return None                     # not ours: a pid used again
+    for entry in environ:
+        if entry.startswith(b'NOTIFY_SOCKET=' + ABSTRACT.encode()):
+            value = os.fsdecode(entry.partition(b'=')[2])
+            if len(value) == len(ABSTRACT) + 32:
+                return value
+    return None
 
 
 def bind(path):
-    """A non-blocking datagram socket at ``path`` (replacing a stale one)."""
+    """A non-blocking datagram socket at ``path`` (replacing a stale one);
+    ListenError if it cannot be had."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    sock.setblocking(False)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    address = '\0' + path[1:] if path.startswith('@') else path
-    if not path.startswith('@'):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-    old = os.umask(0o177)
     try:
-        sock.bind(address)
-    finally:
-        os.umask(old)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        address = '\0' + path[1:] if path.startswith('@') else path
+        if not path.startswith('@'):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        old = os.umask(0o177)
+        try:
+            sock.bind(address)
+        finally:
+            os.umask(old)
+    except OSError as e:
+        sock.close()
+        if path.startswith('@'):
+            what = 'another process holds that abstract name; start again (a new name is drawn)'
+        else:
+            what = 'remove what is at that path, or make the pid dir writable'
+        raise ListenError('cannot listen for READY=1 (ready = notify) on %s: %s; %s' % (
+            path, e.strerror or e, what)) from None
     return sock
+
+
+def name_of(sock):
+    """The address ``sock`` is bound to, as NOTIFY_SOCKET spells it."""
+    name = sock.getsockname()
+    if isinstance(name, bytes):             # abstract: '\0...' comes back as bytes
+        return '@' + os.fsdecode(name[1:])
+    return name
 
 
 def environment(path, watchdog=None):
@@ -82,22 +137,26 @@ def send(path, text):
         sock.sendto(text.encode(), address)
 
 
-def wait_ready(proc, sock, timeout):
+def wait_ready(proc, sock, timeout, mark=None, uid=None):
     """For a start without a keeper: (True, detail) once the program (or a
-    process it started) sends READY=1; (False, detail) if it dies first or
-    is not ready within ``timeout`` seconds."""
+    process it started: of user ``uid``, with ``mark`` in its environment)
+    sends READY=1; (False, detail) if it dies first or is not ready within
+    ``timeout`` seconds.  Anyone else's READY=1 is ignored."""
     import select
     import time
-    from . import program
+    from . import process, program
     deadline = time.monotonic() + timeout
     for delay in program.pauses(0.005, 0.1):
-        for pid, uid, fields in receive(sock):
-            if fields.get('READY') == '1':
+        for pid, sender_uid, fields in receive(sock):
+            if fields.get('READY') != '1' or pid is None:
+                continue
+            if pid == proc.pid or (mark and sender_uid == uid
+                                   and process.carries(pid, mark, exact=False)):
                 return True, 'sent READY=1'
         code = proc.poll()
         if code is not None:
             return False, program.describe_exit(code)
         left = deadline - time.monotonic()
         if left <= 0:
-            return False, 'not ready after %gs (no READY=1 on %s)' % (timeout, sock.getsockname())
+            return False, 'not ready after %gs (no READY=1 on %s)' % (timeout, name_of(sock))
         select.select([sock], [], [], min(delay, left))

@@ -1,12 +1,16 @@
 """``ready = notify``: programs that speak sd_notify over a real datagram socket."""
 
+import hashlib
 import json
+import os
+import socket
 import sys
 import time
 
 import pytest
 
 import support
+from buildout_script import notify
 from support import Ctl, gone, wait_for
 
 # A program that speaks the protocol as libsystemd's sd_notify does.
@@ -49,6 +53,14 @@ elif mode == "mainpid":
     notify("MAINPID=%d\\nREADY=1" % child)
     time.sleep(0.3)
     sys.exit(0)
+elif mode == "ticks":
+    notify("READY=1")
+    for i in range(3000):
+        time.sleep(0.05)
+        try:
+            notify("STATUS=tick %d" % i)
+        except OSError:             # no keeper for a while: sd_notify says so, no more
+            pass
 elif mode == "stopping":
     notify("READY=1")
     time.sleep(0.2)
@@ -153,3 +165,106 @@ def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
     r = svc.run('stop')
     assert r.code == 0 and 'stopped (pid %d)' % main.pid in r.out, r
     assert gone(main)
+
+
+# -- where the pid dir is too long for a socket path: an abstract name --------
+
+@pytest.fixture
+def deep_speaker(cleanup, tmp_path):
+    """As ``speaker``, with a pid dir whose NAME.notify is beyond the 107
+    bytes of an AF_UNIX path, so that the socket gets an abstract name."""
+    script = support.script(tmp_path, 'speaker.py', SPEAKER)
+    deep = tmp_path / ('d' * 120)
+    deep.mkdir()
+
+    def make(mode, **options):
+        options.setdefault('supervise', 'true')
+        options.setdefault('restart_delay', 0)
+        options.setdefault('start_timeout', 5)
+        return Ctl(cleanup, deep, ready='notify',
+                   program=support.program(sys.executable, script, mode), **options)
+    return make
+
+
+def predictable_name(svc):
+    """The abstract name an earlier version derived from the pid dir alone."""
+    path = os.fsencode(os.path.join(str(svc.pid_dir), svc.name + '.notify'))
+    return '\0buildout_script/' + hashlib.sha1(path).hexdigest()[:16]
+
+
+def notify_socket_of(pid):
+    environ = open('/proc/%d/environ' % pid, 'rb').read().split(b'\0')
+    return [e for e in environ if e.startswith(b'NOTIFY_SOCKET=')][0].decode()[14:]
+
+
+def test_ready_1_is_heard_on_an_abstract_name_where_the_path_is_too_long(deep_speaker):
+    svc = deep_speaker('slow', supervise='false')
+    r = svc.run('start')
+    assert r.code == 0 and 'started' in r.out, r
+    given = notify_socket_of(svc.read_pid())
+    assert given.startswith('@buildout_script/'), given
+    r = svc.run('stop')
+    assert r.code == 0, r
+
+
+@pytest.mark.parametrize('supervise', ['true', 'false'])
+def test_a_user_who_binds_the_abstract_name_first_breaks_no_start(deep_speaker, supervise):
+    svc = deep_speaker('slow', supervise=supervise)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(predictable_name(svc))
+        r = svc.run('start')
+        assert r.code == 0 and 'started' in r.out, r
+        assert notify_socket_of(svc.read_pid()) != '@' + predictable_name(svc)[1:]
+    svc.run('stop')
+
+
+def test_a_keeper_that_adopts_hears_on_the_name_the_program_was_given(deep_speaker):
+    svc = deep_speaker('ticks')
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(predictable_name(svc))
+        program = svc.start_ok()
+    given = notify_socket_of(program.pid)
+    keeper = support.proc(status_of(svc)['keeper'])
+    keeper.kill()
+    wait_for(lambda: gone(keeper))
+    r = svc.run('start')
+    assert r.code == 0 and 'adopted' in r.out, r
+    seen = status_of(svc)['status-text']
+    assert wait_for(lambda: status_of(svc)['status-text'] != seen, timeout=3)
+    assert notify_socket_of(program.pid) == given
+    svc.run('stop')
+
+
+def test_each_start_draws_a_new_abstract_name(deep_speaker):
+    svc = deep_speaker('ticks', supervise='false')
+    svc.start_ok()
+    first = notify_socket_of(svc.read_pid())
+    svc.run('stop')
+    svc.start_ok()
+    assert notify_socket_of(svc.read_pid()) != first
+    svc.run('stop')
+
+
+@pytest.mark.parametrize('supervise', ['true', 'false'])
+def test_no_socket_to_listen_on_is_one_line_and_exit_1(speaker, supervise):
+    svc = speaker('slow', supervise=supervise)
+    svc.pid_dir.mkdir(mode=0o700)
+    (svc.pid_dir / 'svc.notify').mkdir()        # nothing can be bound there
+    r = svc.run('start')
+    assert r.code == 1, r
+    assert len(r.err.strip().splitlines()) == 1, r
+    assert 'cannot listen for READY=1' in r.err and 'svc.notify' in r.err, r
+    assert 'remove what is at that path' in r.err, r
+    assert not svc.pid_file.exists()
+
+
+def test_the_cron_mode_takes_ready_1_only_from_the_program(speaker):
+    svc = speaker('never', supervise='false', start_timeout=1)
+    p = svc.popen('start')
+    assert wait_for(lambda: svc.pid_file.exists() and (svc.pid_dir / 'svc.notify').exists(),
+                    timeout=5)
+    time.sleep(0.1)
+    notify.send(str(svc.pid_dir / 'svc.notify'), 'READY=1')    # from us, not from it
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 1 and 'not ready after 1s' in err, (out, err)
+    assert not svc.pid_file.exists()
