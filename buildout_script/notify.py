@@ -45,14 +45,20 @@ def _given_to_running(settings):
     """The abstract NOTIFY_SOCKET the recorded program (if it runs) was
     started with: what it sends its messages to (its pid file names it,
     its environment carries the service's mark)."""
+    from . import process, program
+    from .state import ServiceFiles, StateError
+    try:                                # the record, as every command trusts it
+        record = ServiceFiles(settings['pid-dir'], settings['name']).read()
+    except StateError:
+        return None
+    if record.ident is None or not process.is_running(record.ident):
+        return None
+    pid = record.pid
     try:
-        with open(os.path.join(settings['pid-dir'], settings['name'] + '.pid')) as f:
-            pid = int(f.read().split()[0])
         with open('/proc/%d/environ' % pid, 'rb') as f:
             environ = f.read().split(b'\0')
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return None
-    from . import process, program
     if not process.carries(pid, program.mark(settings)):
         return None                     # not ours: a pid used again
     for entry in environ:
