@@ -367,7 +367,7 @@ class Keeper:
         if self.state == 'stopping':
             self.finish_stop()
         elif self.state == 'restarting':
-            self.terminate_leftovers(self.child)
+            self.stop_leftovers(self.child)
             self.begin_start()
         elif self.state == 'starting':
             self.fail(self.last_exit)
@@ -380,6 +380,9 @@ class Keeper:
         decision = restarts.decide(history, self.settings, now)
         if decision.verdict == restarts.NOW:
             dead = self.child
+            # What it left (a worker in a session of its own still holding
+            # the port, say) goes first: else it would run beside the new copy.
+            self.stop_leftovers(dead)
             try:
                 self.launch()
             except program.LaunchError as e:
@@ -392,14 +395,13 @@ class Keeper:
                 dead.pid, self.last_exit, self.child.pid, count,
                 self.settings['restart-limit'], self.settings['restart-window']))
             self.save()
-            self.terminate_leftovers(dead)
         elif decision.verdict == restarts.WAIT:
             self.state = 'backoff'
             self.note('pid %d %s; next restart in %.1fs' % (self.child.pid, self.last_exit,
                                                             decision.wait))
             self.set_timer(decision.wait, self.restart_after_backoff)
             self.save(next_restart='%.0f' % (now + decision.wait))
-            self.terminate_leftovers(self.child)
+            self.stop_leftovers(self.child)
         else:
             self.give_up(history, now, '%s' % self.last_exit)
 
@@ -551,10 +553,51 @@ class Keeper:
         self.reap()
         return done
 
-    def terminate_leftovers(self, dead):
-        """What a dead program left in its group: stopped, as before a start."""
-        program.terminate(dead, True, self.settings['stop-signal'],
-                          self.settings['stop-timeout'], program.mark(self.settings))
+    def stop_leftovers(self, dead):
+        """Before the next start: what a dead program left -- its group,
+        and every process of the service's user carrying the service's
+        mark, wherever it moved (a spawned copy's mark differs: spared;
+        the keeper itself is spared) -- is stopped with the stop
+        schedule.  The loop waits meanwhile (at most stop-timeout, then
+        KILL and its wait), as systemd's KillMode=control-group does
+        before Restart=; when nothing can be left, nothing is scanned, so
+        the restart is not delayed.  True when nothing is left."""
+        if dead is None or not self.may_have_left(dead):
+            return True
+        done = program.terminate(dead, True, self.settings['stop-signal'],
+                                 self.settings['stop-timeout'], program.mark(self.settings),
+                                 sweep_uid=program.service_uid(self.settings))
+        self.reap()
+        if not done:
+            self.note('what pid %d left still runs after %s, %gs and KILL' % (
+                dead.pid, self.settings['stop-signal'], self.settings['stop-timeout']))
+        return done
+
+    def may_have_left(self, dead):
+        """Could the dead program have left anything?  The keeper is the
+        subreaper, so whatever its child forked, wherever it moved, is the
+        keeper's descendant or in the dead's group: with the group empty
+        and no child left to the keeper (all reaped), nothing is.  Two
+        cheap looks instead of a scan of every process, which would delay
+        each restart by milliseconds.  An adopted program's descendants
+        were never ours to inherit: always scanned."""
+        if self.proc is None or self.proc.pid != dead.pid:
+            return True
+        try:
+            os.killpg(dead.pid, 0)
+            return True                 # someone is in its group
+        except ProcessLookupError:
+            pass
+        except OSError:
+            return True
+        try:
+            for tid in os.listdir('/proc/self/task'):
+                with open('/proc/self/task/%s/children' % tid, 'rb') as f:
+                    if f.read().split():
+                        return True
+        except OSError:
+            return True                 # no such file: not Linux, or an old kernel
+        return False
 
     def finish(self, code):
         self.drain()

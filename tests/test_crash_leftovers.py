@@ -183,6 +183,47 @@ def support_nobody():
     return entry
 
 
+def test_the_keepers_restart_after_kill_9_ends_what_the_dead_leader_left_first(service,
+                                                                              tmp_path):
+    svc = service(supervise='true', restart_delay=0)
+    leader, child = escaper(svc, tmp_path)
+    out = tmp_path / 'child.pid'
+    out.unlink()
+    leader.kill()                       # the crash: the keeper restarts it at once
+    assert wait_for(lambda: out.exists() and out.read_text().endswith('\n'))
+    new_child = int(out.read_text())
+    assert new_child != child.pid
+    # Stopped before the new copy started, not after: one copy runs, never two.
+    assert gone(child), 'the leftover runs beside the new copy'
+    new = svc.read_pid()
+    assert new != leader.pid
+    assert sorted(p.pid for p in marked(svc)) == sorted([new, new_child])
+    r = svc.run('stop')
+    assert r.code == 0, r
+    assert wait_for(lambda: marked(svc) == [])
+
+
+def test_a_spawned_copy_is_spared_by_the_keepers_restart_sweep(service, tmp_path):
+    svc = service(supervise='true', restart_delay=0)
+    leader, child = escaper(svc, tmp_path)
+    out = tmp_path / 'child.pid'
+    out.unlink()
+    r = svc.run('spawn', '30')
+    assert r.code == 0, r
+    spawned = psutil.Process(int(r.out.split('pid ')[1].split(',')[0]))
+    assert wait_for(lambda: out.exists() and out.read_text().endswith('\n'))
+    spawned_child = psutil.Process(int(out.read_text()))
+    out.unlink()
+    leader.kill()                       # a leftover to sweep: the sweep runs
+    assert wait_for(lambda: out.exists() and out.read_text().endswith('\n'))
+    assert gone(child)
+    assert alive(spawned) and alive(spawned_child)
+    assert svc.run('stop').code == 0
+    assert alive(spawned) and alive(spawned_child)
+    spawned.kill()
+    spawned_child.kill()
+
+
 def test_a_spawned_copy_is_spared_by_starts_sweep(service):
     svc = service()
     r = svc.run('spawn', '30')
