@@ -56,10 +56,11 @@ def numbers(files):
 
 def all_written(log):
     """Every line is in the log's files, once; False while a rotation is
-    renaming them under our feet (a file listed is gone when read)."""
+    renaming them under our feet (a file listed is gone when read) or a
+    write is under way (read half done).  The caller checks strictly after."""
     try:
         return numbers(rotated(log)) == list(range(LINES))
-    except FileNotFoundError:
+    except (FileNotFoundError, AssertionError):
         return False
 
 
