@@ -153,6 +153,10 @@ class Keeper:
         """Start the program: posix_spawn (fastest) where nothing needs
         doing between fork and exec that the keeper has not done for
         itself; a fork of our own to change user or set WATCHDOG_PID."""
+        # A new program starts from the settings, not from what the last one
+        # said: its STATUS= text and a WATCHDOG_USEC= it chose end with it.
+        self.status_text = None
+        self.settings['watchdog-timeout'] = self.given['watchdog-timeout']
         extra = {}
         if self.notify_path:
             from . import notify
@@ -343,6 +347,11 @@ class Keeper:
             if pid == 0:
                 return
             if self.proc is not None and pid == self.proc.pid:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+            elif self.child is not None and pid == self.child.pid:
+                # A MAINPID= it followed, that became ours when its parent
+                # exited (the subreaper): its exit status is ours to tell.
+                self.proc = program.Child(pid)
                 self.proc.returncode = os.waitstatus_to_exitcode(status)
 
     def on_exit(self):
@@ -650,6 +659,10 @@ def main(argv=None):
         return 1
     except Exception as e:
         import traceback
+        from . import notify
+        if isinstance(e, notify.ListenError) and keeper.child is None:  # one line says it
+            keeper.answer(1, '%s not started: %s' % (keeper.name, e))
+            return 1
         keeper.answer(1, '%s: the keeper failed: %s: %s' % (keeper.name,
                                                            e.__class__.__name__, e))
         if keeper.child is not None and keeper.terminate():

@@ -61,6 +61,13 @@ elif mode == "ticks":
             notify("STATUS=tick %d" % i)
         except OSError:             # no keeper for a while: sd_notify says so, no more
             pass
+elif mode == "once":        # a STATUS= text from its first run only
+    flag = sys.argv[2]
+    if os.path.exists(flag):
+        notify("READY=1")
+    else:
+        open(flag, "w").close()
+        notify("STATUS=first run\\nREADY=1")
 elif mode == "stopping":
     notify("READY=1")
     time.sleep(0.2)
@@ -78,12 +85,12 @@ pytestmark = pytest.mark.usefixtures('subreaper')
 def speaker(cleanup, tmp_path):
     script = support.script(tmp_path, 'speaker.py', SPEAKER)
 
-    def make(mode, **options):
+    def make(mode, *arguments, **options):
         options.setdefault('supervise', 'true')
         options.setdefault('restart_delay', 0)
         options.setdefault('start_timeout', 5)
         return Ctl(cleanup, tmp_path, ready='notify',
-                   program=support.program(sys.executable, script, mode), **options)
+                   program=support.program(sys.executable, script, mode, *arguments), **options)
     return make
 
 
@@ -162,9 +169,23 @@ def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
     assert wait_for(lambda: main.ppid() == st['keeper'])   # its parent exited: ours
     st = status_of(svc)
     assert st['state'] == 'running' and st['restarts'] == 0 and st['pid'] == main.pid, st
+    main.kill()                             # the keeper reaps it: its exit is known
+    assert wait_for(lambda: status_of(svc)['restarts'] == 1)
+    st = status_of(svc)
+    assert st['last-exit'] == 'killed by SIGKILL' and st['pid'] != main.pid, st
     r = svc.run('stop')
-    assert r.code == 0 and 'stopped (pid %d)' % main.pid in r.out, r
-    assert gone(main)
+    assert r.code == 0 and 'stopped (pid %d)' % st['pid'] in r.out, r
+
+
+def test_a_restarted_program_does_not_inherit_the_status_text_of_the_last(speaker, tmp_path):
+    svc = speaker('once', tmp_path / 'flag')
+    first = svc.start_ok()
+    assert status_of(svc)['status-text'] == 'first run'
+    first.kill()
+    assert wait_for(lambda: status_of(svc)['restarts'] == 1)
+    assert wait_for(lambda: status_of(svc)['state'] == 'running')
+    assert status_of(svc)['status-text'] is None
+    svc.run('stop')
 
 
 # -- where the pid dir is too long for a socket path: an abstract name --------
@@ -253,8 +274,8 @@ def test_no_socket_to_listen_on_is_one_line_and_exit_1(speaker, supervise):
     r = svc.run('start')
     assert r.code == 1, r
     assert len(r.err.strip().splitlines()) == 1, r
-    assert 'cannot listen for READY=1' in r.err and 'svc.notify' in r.err, r
-    assert 'remove what is at that path' in r.err, r
+    assert r.err.startswith('svc not started: cannot listen for READY=1'), r
+    assert 'svc.notify' in r.err and 'remove what is at that path' in r.err, r
     assert not svc.pid_file.exists()
 
 
