@@ -325,6 +325,7 @@ def fork_exec(settings, outputs, extra_env=None, watchdog_pid=False):
     account = account_of(settings['user'])
     env = dict(environment(settings, account), **(extra_env or {}))
     cwd = settings['directory']
+    candidates = search_path(argv[0], env)
     out, err = outputs
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -355,7 +356,7 @@ def fork_exec(settings, outputs, extra_env=None, watchdog_pid=False):
             step = 'exec'
             if watchdog_pid:
                 env['WATCHDOG_PID'] = '%d' % os.getpid()
-            os.execvpe(argv[0], argv, env)
+            exec_first(candidates, argv, env)
         except OSError as e:
             os.write(report_w, ('%s %d' % (step, e.errno or 0)).encode())
         finally:
@@ -588,11 +589,35 @@ def exec_foreground(settings):
                               % (settings['directory'], e.strerror))
     if settings['umask'] is not None:
         os.umask(settings['umask'])
+    candidates = search_path(argv[0], env)
     if account is not None:
         os.setgroups(os.getgrouplist(account.pw_name, account.pw_gid))
         os.setgid(account.pw_gid)
         os.setuid(account.pw_uid)
     try:
-        os.execvpe(argv[0], argv, env)
+        exec_first(candidates, argv, env)
     except OSError as e:
         raise cannot_run(argv, e.errno)
+
+
+def search_path(name, env):
+    """Where os.execvpe would look for ``name``, worked out before a change
+    of user: after it, the library of the Python running us may not be
+    readable (one under /root, say), and execvpe imports on its way."""
+    if os.sep in name:
+        return [name]
+    return [os.path.join(directory or os.curdir, name) for directory in os.get_exec_path(env)]
+
+
+def exec_first(candidates, argv, env):
+    """os.execvpe over paths search_path found, importing nothing; raises
+    the OSError execvpe would (the first that is not "no such file")."""
+    first = last = None
+    for path in candidates:
+        try:
+            os.execve(path, argv, env)
+        except (FileNotFoundError, NotADirectoryError) as e:
+            last = e
+        except OSError as e:
+            first = first or e
+    raise first or last or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])

@@ -7,6 +7,7 @@ CI runs as root: the other user is ``nobody``.
 
 import os
 import pwd
+import subprocess
 import sys
 
 import pytest
@@ -30,6 +31,33 @@ needs_root_and_nobody = pytest.mark.skipif(
 
 
 # -- --user ------------------------------------------------------------------------------
+
+# The keeper forks and becomes the service's user before the exec; Python's
+# own library may not be readable to that user then (a Python under /root).
+UNREADABLE_LIBRARY = '''
+import os, sys
+from buildout_script import config, program
+
+class Unreadable:
+    def find_spec(self, name, path=None, target=None):
+        if os.getuid() != 0:
+            raise ImportError("%s: the library is not readable to uid %d" % (name, os.getuid()))
+
+settings = config.parse({"name": "svc", "program": "sh -c 'exit 7'", "user": "nobody",
+                         "pid-dir": sys.argv[1]})
+sys.modules.pop("warnings", None)           # os.execvpe would import it
+sys.meta_path.insert(0, Unreadable())
+child = program.fork_exec(settings, [os.dup(1), None])
+print(os.waitstatus_to_exitcode(os.waitpid(child.pid, 0)[1]))
+'''
+
+
+@needs_root_and_nobody
+def test_the_keepers_launch_as_another_user_imports_nothing_after_the_change(tmp_path):
+    done = subprocess.run([sys.executable, '-c', UNREADABLE_LIBRARY, str(tmp_path)],
+                          env=support.environment(), cwd='/', capture_output=True, text=True,
+                          timeout=30)
+    assert (done.returncode, done.stdout) == (0, '7\n'), done
 
 @needs_root_and_nobody
 def test_user_runs_the_program_as_that_user(service):
