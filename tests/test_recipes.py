@@ -207,6 +207,41 @@ def test_template_recipe_needs_output(sample):
     assert 'Traceback' not in out
 
 
+def test_an_inline_template_keeps_its_indentation_when_inline_starts_its_own_line(sample):
+    sample.configure('[hello]\nrecipe = buildout_script\ngreeting = hi\n'
+                     'template =\n'
+                     '    inline:\n'
+                     '    #!/bin/sh\n'
+                     '    if true; then\n'
+                     '        echo "%(greeting)s from %(part)s, $HOME"\n'
+                     '    fi\n')
+    code, out = sample.buildout()
+    assert code == 0, out
+    assert sample.read('bin/hello') == ('#!/bin/sh\nif true; then\n'
+                                        '    echo "hi from hello, $HOME"\nfi\n')
+    assert is_executable(sample.path('bin', 'hello'))
+
+
+def test_an_inline_template_on_the_option_line_writes_a_plain_file(sample):
+    sample.configure('[conf]\nrecipe = buildout_script:template\nport = 8080\n'
+                     'output = ${buildout:directory}/etc/app.conf\n'
+                     'template = inline: [server]\n'
+                     '    port = %(port)s\n')
+    code, out = sample.buildout()
+    assert code == 0, out
+    assert sample.read('etc/app.conf') == '[server]\nport = 8080\n'
+
+
+def test_an_inline_template_names_itself_in_errors(sample):
+    sample.configure('[conf]\nrecipe = buildout_script:template\n'
+                     'output = ${buildout:directory}/app.conf\n'
+                     'template = inline:\n    port = %(port)s\n')
+    code, out = sample.buildout()
+    assert code != 0
+    assert ("Error: Part 'conf': template 'inline:' uses %(port)s, but the part has no"
+            " option 'port'") in out
+
+
 # -- recipe = buildout_script:service ---------------------------------------
 
 SERVICE = '''[web]
@@ -479,23 +514,3 @@ def test_paster_check_needs_its_options(sample):
     code, out = sample.buildout()
     assert code != 0
     assert "Error: Part 'site-check', option 'start': cannot split" in out
-
-
-# -- packaging ------------------------------------------------------------------
-
-def test_a_wheel_built_from_the_tree_carries_the_templates(tmp_path):
-    import shutil
-    import zipfile
-    tree = tmp_path / 'tree'
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    shutil.copytree(repo, tree, ignore=shutil.ignore_patterns(
-        '.venv', '.git', 'bin', 'eggs', 'develop-eggs', 'parts', 'build', 'var', '*.egg-info',
-        '__pycache__', '.installed.cfg', 'bench'))
-    done = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
-                           '--no-build-isolation', '-w', str(tmp_path / 'dist'), str(tree)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    [wheel] = (tmp_path / 'dist').iterdir()
-    names = zipfile.ZipFile(wheel).namelist()
-    for template in ('paster-check', 'service/ctl', 'service/check'):
-        assert 'buildout_script/templates/' + template in names

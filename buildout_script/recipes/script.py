@@ -26,11 +26,23 @@ import zc.buildout
 
 from buildout_script.config import SettingError
 
-# templates/ of the source tree, installed inside the package.  Its files are
-# the templates a part may name; templates/service/ holds the service
-# recipe's own, which are not for other parts.
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         'templates')
+# templates/: its files are the templates a part may name; templates/service/
+# holds the service recipe's own, which are not for other parts.
+
+
+def templates_directory():
+    """templates/ inside the package (a wheel, an sdist, the strict editable
+    build), or at the top of the checkout when the package is imported from
+    the checkout itself: a develop egg's checkout may come first on sys.path."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    inside = os.path.join(package, 'templates')
+    beside = os.path.join(os.path.dirname(package), 'templates')
+    if not os.path.isdir(inside) and os.path.isfile(os.path.join(beside, 'service', 'ctl')):
+        return beside
+    return inside
+
+
+TEMPLATES = templates_directory()
 SERVICE_TEMPLATES = os.path.join(TEMPLATES, 'service')
 
 
@@ -55,7 +67,8 @@ def find_template(part, template, template_dir, base):
     template = template.strip()
     if not template:
         raise part_error(part, 'template', 'is empty; give the name of a bundled'
-                         ' template (%s) or a path' % ', '.join(bundled_templates()))
+                         ' template (%s), a path, or inline: and the text'
+                         % ', '.join(bundled_templates()))
     places = []
     if template_dir:
         places.append(os.path.join(base, template_dir, template))
@@ -71,6 +84,22 @@ def find_template(part, template, template_dir, base):
                          ' buildout_script:service' % template)
     raise part_error(part, 'template', 'no template %r in %s' % (
         template, ', '.join(dict.fromkeys(os.path.dirname(p) for p in places))))
+
+
+INLINE = 'inline:'
+
+
+def inline_text(template):
+    """The text of ``template = inline:`` (the template itself, on the lines
+    that follow), or None for a template named by file.  Buildout strips the
+    indentation of those lines unless ``template =`` is left empty and
+    ``inline:`` starts the next line; then it keeps what is relative."""
+    word = template.strip()
+    if not word.startswith(INLINE):
+        return None
+    text = word[len(INLINE):]
+    text = text[1:] if text.startswith('\n') else text.lstrip()
+    return text + '\n' if text and not text.endswith('\n') else text
 
 
 def read_template(part, path):
@@ -207,9 +236,15 @@ class Template:
         template = options.get('template')
         if template is None:
             raise part_error(name, 'template', 'is missing; give the name of a bundled'
-                             ' template (%s) or a path' % ', '.join(bundled_templates()))
-        template_dir = options.get('template_dir', options.get('template-dir'))
-        self.template_path = find_template(name, template, template_dir, self.base)
+                             ' template (%s), a path, or inline: and the text'
+                             % ', '.join(bundled_templates()))
+        inline = inline_text(template)
+        if inline is None:
+            template_dir = options.get('template_dir', options.get('template-dir'))
+            self.template_path = find_template(name, template, template_dir, self.base)
+            text, template = read_template(name, self.template_path), template.strip()
+        else:
+            self.template_path, text, template = None, inline, INLINE
         values = {
             'python': b['executable'],
             'bin-directory': b['bin-directory'],
@@ -219,8 +254,7 @@ class Template:
             'script': os.path.relpath(self.path, self.base),
         }
         values.update((key, options[key]) for key in options.keys())
-        self.text = render(name, template.strip(),
-                           read_template(name, self.template_path), values, self.base)
+        self.text = render(name, template, text, values, self.base)
         # ${part:path} for other parts: the absolute path written (unless
         # the part has an option of that name for its template).
         options.setdefault('path', self.path)
