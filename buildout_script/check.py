@@ -248,7 +248,9 @@ def _healthy(settings, status):
             return False, 'dead (its PID file holds no PID)'
         return False, 'dead (pid %d is gone)' % status.pid
     if status.state == 'starting':
-        return True, 'starting (pid %d)' % status.pid
+        return True, 'starting (pid %s)' % (status.pid or 'not recorded yet')
+    if status.state == 'unknown':           # lifecycle._unrecorded_start
+        return False, 'a start was cut short and its program runs unrecorded'
     if settings['check']:
         ok, detail = probe.run(settings['check'], settings['check-timeout'])
         if not ok:

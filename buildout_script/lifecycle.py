@@ -94,6 +94,9 @@ def status(settings, files=None):
                       '%s is not running, but its PID file %s holds no PID (cut short by'
                       ' a crash?); the next start replaces it' % (name, files.pid))
     if record.pid is None:
+        interrupted = _unrecorded_start(settings, files)
+        if interrupted is not None:
+            return interrupted
         since = files.stopped_on_purpose()
         why = ' (stopped on purpose at %s)' % since if since else ''
         return Status(STATUS_STOPPED, 'stopped', None, None, '%s is not running%s' % (name, why))
@@ -117,6 +120,29 @@ def status(settings, files=None):
                   '%s is running (pid %d, up %s)' % (name, record.pid, format_duration(up)))
 
 
+def _unrecorded_start(settings, files):
+    """The Status while no program is recorded but a start has begun: still
+    under way (its command lives), or cut short before it could record what
+    it launched, which may run on (a scan for the service's mark, made only
+    here).  None when there is no such start."""
+    marker = files.read_starting()
+    if marker is None:
+        return None
+    name = settings['name']
+    if process.is_running(marker[1]):
+        return Status(STATUS_UNKNOWN, 'starting', None, None, '%s is starting (pid %d is'
+                      ' launching it; not recorded yet)' % (name, marker[1].pid))
+    from . import program
+    left = sorted(ident.pid for ident in process.marked(
+        program.mark(settings), program.service_uid(settings)))
+    if not left:
+        return None
+    return Status(STATUS_UNKNOWN, 'unknown', None, None,
+                  '%s: unknown: a start was interrupted before it recorded the program,'
+                  ' which runs on unrecorded (pid %s); run stop or start'
+                  % (name, ', '.join('%d' % pid for pid in left)))
+
+
 def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
@@ -138,6 +164,18 @@ def start(settings, files=None):
 
     log, errlog = program.log_paths(settings)
     offsets = {path: program.log_size(path) for path in {log, errlog}}
+    # Said before the launch: if this command is killed before it records
+    # the program, status can tell (and stop or the next start sweeps it).
+    files.mark_starting(None, process.identity(os.getpid()))
+    try:
+        return _launch_and_wait(settings, files, offsets)
+    finally:
+        files.clear_starting()
+
+
+def _launch_and_wait(settings, files, offsets):
+    from . import program
+    name = settings['name']
     try:
         listener = _notify_listener(settings)
     except OSError as e:                # notify.ListenError: its line says it all
@@ -168,6 +206,7 @@ def start(settings, files=None):
     proc.poll()
     if stopped:
         files.clear()
+    log = program.log_paths(settings)[0]
     tail = [line for path in offsets for line in program.log_tail(path, offsets[path])]
     message = '%s failed to start: %s' % (name, detail)
     if not stopped:
@@ -185,20 +224,18 @@ def record_settings(settings, files):
 
 
 def wait_ready_marked(settings, files, proc, listener=None):
-    """Wait until ready, with NAME.starting present meanwhile so that
-    ``status`` says "starting" rather than "running"."""
+    """Wait until ready, with NAME.starting naming the program meanwhile so
+    that ``status`` says "starting" rather than "running"; start removes
+    the marker."""
     from . import program
     if not settings['ready']:
         return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
     files.mark_starting(proc.pid, process.identity(os.getpid()))
-    try:
-        if listener:                    # ready = notify: READY=1 on the socket
-            from . import notify
-            return notify.wait_ready(proc, listener[0], settings['start-timeout'],
-                                     program.mark(settings), program.service_uid(settings))
-        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
-    finally:
-        files.clear_starting()
+    if listener:                        # ready = notify: READY=1 on the socket
+        from . import notify
+        return notify.wait_ready(proc, listener[0], settings['start-timeout'],
+                                 program.mark(settings), program.service_uid(settings))
+    return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
 
 
 def stop(settings, files=None, on_purpose=True):
@@ -225,6 +262,8 @@ def stop(settings, files=None, on_purpose=True):
                        record.pid)
     if record.pid is not None or record.torn:
         record_or_warn(files.clear, warnings)
+    else:                               # a start cut short: its marker goes too
+        record_or_warn(files.clear_starting, warnings)
     if was_running:
         outcome = Outcome(SUCCESS, '%s stopped (pid %d)' % (name, record.pid), record.pid)
     else:

@@ -60,7 +60,7 @@ def main(argv=None, settings_list=(), after=None):
         if action == 'status':
             return status(services, names or list(services), '--json' in flags)
         if action == 'check':
-            return check(services, names or list(services), bool(
+            return check_each(services, names or list(services), bool(
                 {'-v', '--verbose'} & flags), '--no-restart' not in flags)
         return ACTION_FUNCTIONS[action](services, after, names)
     except KeyboardInterrupt:
@@ -177,22 +177,22 @@ def _act(function, settings):
 
 # -- check ---------------------------------------------------------------------------
 
-def check(services, names, verbose, restart):
-    from . import check as watchdog
+def check_each(services, names, verbose, restart):
+    from . import check
     codes = []
     for name in names:
         settings = services[name]
         try:
-            code, text, perf, news = watchdog.check(settings, restart)
+            code, text, perf, news = check.check(settings, restart)
         except StateError as e:
-            code, text, perf, news = watchdog.UNKNOWN, str(e), {}, True
+            code, text, perf, news = check.UNKNOWN, str(e), {}, True
         except Exception as e:          # a watchdog must answer, never crash
-            code, text, perf, news = watchdog.UNKNOWN, 'internal error: %s: %s' % (
+            code, text, perf, news = check.UNKNOWN, 'internal error: %s: %s' % (
                 e.__class__.__name__, e), {}, True
-        if verbose or (code != watchdog.OK and news):
-            if 'restarts' not in perf and code != watchdog.UNKNOWN:
-                perf['restarts'] = watchdog.restarts_in_window(settings)
-            line = '%s %s - %s' % (name, watchdog.WORDS[code], text)
+        if verbose or (code != check.OK and news):
+            if 'restarts' not in perf and code != check.UNKNOWN:
+                perf['restarts'] = check.restarts_in_window(settings)
+            line = '%s %s - %s' % (name, check.WORDS[code], text)
             if perf:
                 line += ' | ' + ' '.join('%s=%s' % kv for kv in perf.items())
             print(line)

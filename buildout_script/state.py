@@ -9,7 +9,8 @@
     NAME.restarts   the watchdog's restart history (JSON)
     NAME.failures   the check's count of consecutive failed probes
     NAME.settings   what the running program was started with (fingerprint.py)
-    NAME.starting   present while start waits for the program to be ready
+    NAME.starting   present while start launches the program and waits for it
+                    to be ready: "PID|- STARTER-IDENTITY"
     NAME.keeper     in supervised mode: "keeper PID START BOOT", then what the
                     keeper knows ("state running", "restarts 2", ...)
     NAME.keeper.lock  flock()ed by the keeper for its whole life
@@ -241,28 +242,32 @@ class ServiceFiles:
     # -- start in progress ------------------------------------------------------------
 
     def mark_starting(self, pid, starter):
-        """``starter`` is the identity of the command waiting for ``ready``:
-        if it dies, the marker is stale and no longer counts."""
+        """``starter`` is the identity of the command starting the program
+        (``pid``, or None before it is launched and recorded): if that
+        command dies, the marker is stale."""
         with _InDir(self, create=True) as fd:
-            self._replace(fd, self.starting, '%d %s\n' % (pid, starter))
+            self._replace(fd, self.starting, '%s %s\n' % (pid or '-', starter))
 
     def clear_starting(self):
         with _InDir(self) as fd:
             self._remove(fd, self.starting)
 
-    def starting_for(self, pid):
-        """The identity of the command still starting ``pid``, or None."""
+    def read_starting(self):
+        """(the PID being started or None, the starter's identity) from
+        NAME.starting, or None if there is no such marker."""
         with _InDir(self) as fd:
             text = self._read(fd, self.starting)
-        if not text:
-            return None
-        words = text.split()
+        words = (text or '').split()
         try:
-            if int(words[0]) != pid:
-                return None
-            return Identity.from_text(' '.join(words[1:4]))
+            starter = Identity.from_text(' '.join(words[1:4]))
+            return (int(words[0]) if words[0] != '-' else None), starter
         except (ValueError, IndexError):
             return None
+
+    def starting_for(self, pid):
+        """The identity of the command still starting ``pid``, or None."""
+        marker = self.read_starting()
+        return marker[1] if marker is not None and marker[0] == pid else None
 
     # -- the keeper (supervised mode) ----------------------------------------------
 

@@ -159,6 +159,53 @@ def test_a_program_start_could_not_record_is_ended_by_the_next_start(service, cl
     assert [p.pid for p in marked(svc)] == [svc.read_pid()]
 
 
+def interrupted_start(svc, cleanup):
+    """``ctl start`` killed with -9 while it launches: the program stops its
+    own ctl (its parent) the moment it runs, then the test kills that ctl.
+    Returns the program's psutil.Process.  (Only its first run does so.)"""
+    svc.options['program'] = program(
+        '/bin/sh', '-c', 'if [ ! -e "$1" ]; then kill -STOP $PPID; : >"$1"; fi; exec sleep 300',
+        'sh',
+        svc.tmp / 'stopped-its-ctl')
+    ctl = svc.popen('start')
+    assert wait_for(lambda: support.proc(ctl.pid).status() == psutil.STATUS_STOPPED)
+    [child] = wait_for(lambda: support.proc(ctl.pid).children())
+    ctl.kill()
+    ctl.wait()
+    return child
+
+
+def test_status_after_start_was_killed_while_launching_does_not_say_stopped(service,
+                                                                           cleanup):
+    svc = service()
+    child = interrupted_start(svc, cleanup)
+    r = svc.run('status')
+    if svc.pid_file.exists():           # it recorded the program before it stopped
+        assert r.code == 0 and 'running' in r.out, r
+    else:
+        assert r.code == 4, r
+        assert ('svc: unknown: a start was interrupted before it recorded the program,'
+                ' which runs on unrecorded (pid %d); run stop or start' % child.pid) in r.out
+    assert svc.run('stop').code == 0
+    assert wait_for(lambda: gone(child))
+    assert svc.run('status').code == 3
+
+
+def test_the_check_restarts_a_service_whose_start_was_killed_while_launching(service,
+                                                                             cleanup):
+    svc = service()
+    child = interrupted_start(svc, cleanup)
+    r = svc.check()
+    if r.code == 0:                     # it recorded the program before it stopped
+        assert svc.read_pid() == child.pid
+        return
+    assert r.code == 1, r
+    assert 'svc WARNING - a start was cut short and its program runs unrecorded;' \
+        ' restarted it' in r.out, r
+    assert wait_for(lambda: gone(child)), 'the unrecorded program runs on'
+    assert [p.pid for p in marked(svc)] == [svc.read_pid()]
+
+
 def test_marked_processes_of_another_user_are_not_touched(service, cleanup):
     nobody = support_nobody()
     svc = service()
