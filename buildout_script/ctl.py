@@ -293,8 +293,8 @@ def show_log(settings, args):
         lines, follow = logtail.parse_args(args)
     except ValueError as e:
         return say(Outcome(lifecycle.BAD_ARGS, '%s: %s' % (settings['name'], e)))
-    from . import program
-    return logtail.show(program.log_paths(settings)[0], lines, follow)
+    from . import logfiles
+    return logtail.show(logfiles.paths(settings)[0], lines, follow)
 
 
 ACTION_FUNCTIONS = {

@@ -27,14 +27,13 @@ never a traceback.
 import atexit
 import os
 import signal
-import stat
 import sys
 
+from . import config
+from . import launch
 from . import lifecycle
 from . import modes
 from . import process
-from . import program
-from . import config
 from . import trusted
 from .state import ServiceFiles, StateError
 
@@ -131,8 +130,8 @@ class Daemon:
                               verbose)
                     sys.exit(0)
                 streams = self._open_streams()
-                files.clear()
-                answer, report = program.detach()
+                files.forget_program()
+                answer, report = launch.detach()
                 if report is None:                          # the caller
                     self._close(streams)
                     self._caller_exits(answer, verbose, '%s started (pid %%s)' % self.name)
@@ -142,7 +141,7 @@ class Daemon:
         try:
             self._become_daemon(streams)
             me = process.identity(os.getpid())
-            self.files.write(me, group=False)
+            self.files.record_program(me, group=False)
             self.files.clear_stopped()
         except BaseException as e:
             os.write(report, str(e).encode() or b'error')
@@ -189,7 +188,7 @@ class Daemon:
             streams = self._open_streams()
         except StateError as e:
             self._fail(e)
-        answer, report = program.detach()
+        answer, report = launch.detach()
         if report is None:
             self._close(streams)
             self._caller_exits(answer, verbose, '%s spawned an untracked copy (pid %%s) that'
@@ -261,17 +260,19 @@ class Daemon:
         try:
             if flags != os.O_RDONLY:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fd = trusted.open_file(path, flags | os.O_CREAT, what='the log')
+        except trusted.Untrusted as e:
+            raise StateError(str(e))
         except OSError as e:
             raise StateError('cannot open the log %s: %s; pass Daemon(catch_all_log=DIR)'
                              ' (or stdout=, stderr=) a place of yours'
                              % (path, e.strerror.lower() if e.strerror else e),
                              permission=isinstance(e, PermissionError))
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
+        owner = os.fstat(fd).st_uid
+        if owner not in (os.geteuid(), 0):
             os.close(fd)
-            raise StateError('the log %s is not a regular file of yours (it belongs to %s);'
-                             ' refusing it' % (path, trusted.owner_name(st.st_uid)))
+            raise StateError('the log %s belongs to %s, not to you; refusing it'
+                             % (path, trusted.owner_name(owner)))
         return fd
 
     @staticmethod
@@ -294,9 +295,9 @@ class Daemon:
 
     def _forget_if_mine(self):
         """On a clean exit of the daemon, its PID file goes with it."""
-        record = self.files.read()
+        record = self.files.read_program()
         if record.pid == os.getpid():
-            self.files.clear()
+            self.files.forget_program()
             if self.log:
                 print('%s stopped (pid %d)' % (self.name, os.getpid()), flush=True)
 

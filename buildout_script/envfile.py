@@ -11,11 +11,11 @@ Error messages name the path and the line number, never a line's text: that
 text may be a secret.
 """
 
-import errno
 import os
 import stat
 
 from . import config
+from . import trusted
 
 LIMIT = 1 << 20         # bytes; an environment is small, a FIFO or a log is not
 
@@ -32,8 +32,6 @@ def read(path, account=None):
     fd = _open(path)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise EnvironmentFileError('the environment file %s is not a regular file' % path)
         if account is not None:
             _refuse_if_exposed(path, st, account)
         data = b''
@@ -63,14 +61,14 @@ def parse(path, text):
 
 def _open(path):
     try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return trusted.open_file(path, os.O_RDONLY, what='the environment file',
+                                 fix='name the file itself')
+    except trusted.Untrusted as e:
+        raise EnvironmentFileError(str(e))
     except FileNotFoundError:
         raise EnvironmentFileError('the environment file %s does not exist; create it'
                                    ' (KEY=VALUE lines) or remove the option' % path)
     except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise EnvironmentFileError('the environment file %s is a symlink; refusing'
-                                       ' to follow it (name the file itself)' % path)
         raise EnvironmentFileError('cannot read the environment file %s: %s'
                                    % (path, e.strerror))
 

@@ -30,12 +30,16 @@ import signal
 import sys
 import time
 
+from . import account
 from . import fingerprint
+from . import launch
 from . import logfiles
+from . import logpipes
 from . import probe
 from . import process
 from . import program
 from . import restarts
+from . import terminate
 from .state import ServiceFiles
 
 PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 15, 36
@@ -72,7 +76,7 @@ class Keeper:
         self.name = settings['name']
         self.files = ServiceFiles(settings['pid-dir'], self.name)
         self.me = process.identity(os.getpid())
-        self.account = program.account_of(settings['user'])
+        self.account = account.account_of(settings['user'])
         self.selector = selectors.DefaultSelector()
         self.report = report            # the pipe ctl waits on, until answered
         self.proc = None                # our child's Popen (None when adopted)
@@ -118,20 +122,14 @@ class Keeper:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.selector.register(self.wake, selectors.EVENT_READ, self.on_signals)
         max_bytes, backups = self.settings['log-max-bytes'], self.settings['log-backups']
-        self.pipes = program.log_pipes(self.settings)
+        self.pipes = logpipes.paths(self.settings)
         for path, fifo in self.pipes.items():
-            fd = program.open_pipe(fifo, self.account)
+            fd = logpipes.open_pipe(fifo, self.account)
             self.logs[fd] = logfiles.Log(path, max_bytes, backups, self.account)
             self.selector.register(fd, selectors.EVENT_READ, self.on_output)
-        self.outputs = ([program.open_pipe(fifo, self.account, reader=False)
+        self.outputs = ([logpipes.open_pipe(fifo, self.account, reader=False)
                          for fifo in self.pipes.values()] + [None])[:2]
-        self.in_directory = False       # the program's directory and umask are ours
-        try:
-            os.chdir(self.settings['directory'] or '/')
-            self.in_directory = True
-        except OSError:
-            pass                        # fork_exec says what is wrong with it
-        if self.settings['umask'] is not None:
+        if self.settings['umask'] is not None:     # the logs it makes: as the program would
             os.umask(self.settings['umask'])
         if self.settings['ready'] == 'notify' or self.settings['watchdog-timeout']:
             from . import notify
@@ -150,9 +148,7 @@ class Keeper:
     # -- the program ----------------------------------------------------------------
 
     def launch(self):
-        """Start the program: posix_spawn (fastest) where nothing needs
-        doing between fork and exec that the keeper has not done for
-        itself; a fork of our own to change user or set WATCHDOG_PID."""
+        """Start the program (launch.start: posix_spawn where it can)."""
         # A new program starts from the settings, not from what the last one
         # said: its STATUS= text and a WATCHDOG_USEC= it chose end with it.
         self.status_text = None
@@ -161,16 +157,13 @@ class Keeper:
         if self.notify_path:
             from . import notify
             extra = notify.environment(self.notify_path, self.settings['watchdog-timeout'])
-        watchdog = bool(self.settings['watchdog-timeout'])
-        if self.account is None and not watchdog and self.in_directory:
-            self.proc = program.spawn_here(self.settings, self.outputs, extra)
-        else:
-            outputs = [None if fd is None else os.dup(fd) for fd in self.outputs]
-            self.proc = program.fork_exec(self.settings, outputs, extra, watchdog_pid=watchdog)
+        steps = launch.plan(self.settings, extra_env=extra,
+                            watchdog_pid=bool(self.settings['watchdog-timeout']))
+        self.proc = launch.start(steps, self.outputs)
         self.follow(self.proc.pid, process.identity(self.proc.pid))
         self.generation += 1
         self.ready_note = None
-        self.files.write(self.child, group=True)
+        self.files.record_program(self.child, group=True)
         self.record_settings()
 
     def record_settings(self):
@@ -194,7 +187,7 @@ class Keeper:
     def adopt(self):
         """Take over a program a dead keeper left running: its pidfd pins
         the very process, checked against the identity on record."""
-        record = self.files.read()
+        record = self.files.read_program()
         if record.ident is None or not process.is_running(record.ident):
             raise program.LaunchError('not-configured', 'no running program to adopt')
         pidfd_pid = record.pid
@@ -208,7 +201,7 @@ class Keeper:
 
     def begin_start(self):
         """Launch and wait (in the loop) until ready, or fail."""
-        self.offsets = {path: program.log_size(path) for path in self.pipes}
+        self.offsets = {path: logfiles.size(path) for path in self.pipes}
         self.launch()
         self.state = 'starting'
         self.deadline = time.monotonic() + self.settings['start-timeout']
@@ -250,9 +243,9 @@ class Keeper:
         stopped = self.terminate()
         self.drain()
         if stopped:
-            self.files.clear()
+            self.files.forget_program()
         tail = [line for path in self.offsets
-                for line in program.log_tail(path, self.offsets[path])]
+                for line in logfiles.tail(path, self.offsets[path])]
         message = '%s failed to start: %s' % (self.name, detail)
         if tail:
             message += '; last lines of its log (%s):\n' % list(self.offsets)[0] + '\n'.join(
@@ -351,7 +344,7 @@ class Keeper:
             elif self.child is not None and pid == self.child.pid:
                 # A MAINPID= it followed, that became ours when its parent
                 # exited (the subreaper): its exit status is ours to tell.
-                self.proc = program.Child(pid)
+                self.proc = launch.Child(pid)
                 self.proc.returncode = os.waitstatus_to_exitcode(status)
 
     def on_exit(self):
@@ -427,7 +420,7 @@ class Keeper:
                       self.settings['restart-window']))
         self.note(message)
         self.terminate()
-        self.files.clear()
+        self.files.forget_program()
         self.state = 'gave-up'
         self.save(message=message)
         self.finish(1)
@@ -487,9 +480,9 @@ class Keeper:
                 self.me.pid, self.child.pid):
             return
         # Our child (its exit status will be ours to reap), or not.
-        self.proc = program.Child(pid) if facts.ppid == self.me.pid else None
+        self.proc = launch.Child(pid) if facts.ppid == self.me.pid else None
         self.follow(pid, process.identity(pid))
-        self.files.write(self.child, group=facts.pgid == pid)
+        self.files.record_program(self.child, group=facts.pgid == pid)
         self.note('following MAINPID=%d' % pid)
 
     # -- stopping ---------------------------------------------------------------------
@@ -535,13 +528,13 @@ class Keeper:
         if self.stop_on_purpose:
             self.terminate()
             self.drain()
-            self.files.clear()
+            self.files.forget_program()
             self.finish(0)
         else:                               # STOPPING=1, then it exited
             self.note('pid %d %s after STOPPING=1; it stopped itself, not restarted' % (
                 self.child.pid, self.last_exit))
             self.terminate()
-            self.files.clear()
+            self.files.forget_program()
             self.files.mark_stopped()
             self.finish(0)
 
@@ -551,14 +544,15 @@ class Keeper:
         if self.child is None:
             return True
         mark = program.mark(self.settings)
-        done = program.terminate(self.child, True, self.settings['stop-signal'],
-                                 self.settings['stop-timeout'], mark)
+        done = not terminate.terminate(self.child, True, self.settings['stop-signal'],
+                                       self.settings['stop-timeout'], mark).alive
         for f in process.table():
             if f.ppid == self.me.pid and f.state != 'Z' and process.carries(f.pid, mark):
                 orphan = process.identity(f.pid)
                 if orphan is not None:
-                    done = program.terminate(orphan, False, self.settings['stop-signal'],
-                                             self.settings['stop-timeout'], mark) and done
+                    done = not terminate.terminate(
+                        orphan, False, self.settings['stop-signal'],
+                        self.settings['stop-timeout'], mark).alive and done
         self.reap()
         return done
 
@@ -573,9 +567,9 @@ class Keeper:
         the restart is not delayed.  True when nothing is left."""
         if dead is None or not self.may_have_left(dead):
             return True
-        done = program.terminate(dead, True, self.settings['stop-signal'],
-                                 self.settings['stop-timeout'], program.mark(self.settings),
-                                 sweep_uid=program.service_uid(self.settings))
+        done = not terminate.terminate(dead, True, self.settings['stop-signal'],
+                                       self.settings['stop-timeout'], program.mark(self.settings),
+                                       sweep_uid=account.service_uid(self.settings)).alive
         self.reap()
         if not done:
             self.note('what pid %d left still runs after %s, %gs and KILL' % (
@@ -666,7 +660,7 @@ def main(argv=None):
         keeper.answer(1, '%s: the keeper failed: %s: %s' % (keeper.name,
                                                            e.__class__.__name__, e))
         if keeper.child is not None and keeper.terminate():
-            keeper.files.clear()            # nothing may run on untracked
+            keeper.files.forget_program()            # nothing may run on untracked
         if keeper.logs:
             keeper.note('failed: ' + traceback.format_exc().replace('\n', ' | '))
             keeper.drain()

@@ -9,15 +9,16 @@ callers hold the service lock around ``start`` and ``stop``; ``status`` needs
 none, because every state file is replaced atomically.
 
 Each function returns an Outcome: an LSB exit code and the one line to say.
-``program`` is imported by the functions that launch or terminate, never at
-the top: ``status`` does neither, and a generated ``status`` is mostly imports.
+``launch``, ``readiness`` and ``terminate`` are imported by the functions
+that launch or stop, never at the top: ``status`` does neither, and a
+generated ``status`` is mostly imports.
 """
 
 import os
-import sys
 
 from . import fingerprint
 from . import process
+from .program import LaunchError, mark
 from .state import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
@@ -88,7 +89,7 @@ def status(settings, files=None):
     """What is true now, without taking the lock."""
     files = files or files_of(settings)
     name = settings['name']
-    record = files.read()
+    record = files.read_program()
     if record.torn:
         return Status(STATUS_DEAD, 'dead', None, None,
                       '%s is not running, but its PID file %s holds no PID (cut short by'
@@ -132,9 +133,9 @@ def _unrecorded_start(settings, files):
     if process.is_running(marker[1]):
         return Status(STATUS_UNKNOWN, 'starting', None, None, '%s is starting (pid %d is'
                       ' launching it; not recorded yet)' % (name, marker[1].pid))
-    from . import program
-    left = sorted(ident.pid for ident in process.marked(
-        program.mark(settings), program.service_uid(settings)))
+    from .account import service_uid
+    left = sorted(ident.pid for ident in process.marked(mark(settings),
+                                                       service_uid(settings)))
     if not left:
         return None
     return Status(STATUS_UNKNOWN, 'unknown', None, None,
@@ -146,24 +147,20 @@ def _unrecorded_start(settings, files):
 def start(settings, files=None):
     """Start the service unless it runs; wait until it is ready.  The
     caller holds the lock on a prepared pid dir."""
-    from . import program
+    from . import logfiles
     files = files or files_of(settings)
     name = settings['name']
-    record = files.read()
+    record = files.read_program()
     if record.ident is not None and process.is_running(record.ident):
         files.clear_stopped()
         return Outcome(SUCCESS, '%s is already running (pid %d)' % (name, record.pid),
                        record.pid)
-    if not clear_leftovers(settings, files, record):
-        if record.pid is None:
-            return Outcome(FAILED, '%s not started: what an earlier start left behind'
-                           ' survives KILL; see ps -e -o pid,args --sort=start_time and'
-                           ' look for %s' % (name, program.mark(settings)))
-        return Outcome(FAILED, '%s not started: what pid %d left behind survives KILL;'
-                       ' see ps -g %d' % (name, record.pid, record.pid))
-
-    log, errlog = program.log_paths(settings)
-    offsets = {path: program.log_size(path) for path in {log, errlog}}
+    left = clear_leftovers(settings, files, record)
+    if left.alive:
+        what = 'an earlier start' if record.pid is None else 'pid %d' % record.pid
+        return Outcome(FAILED, '%s not started: what %s left behind survives KILL: %s'
+                       % (name, what, left.survivors()))
+    offsets = {path: logfiles.size(path) for path in set(logfiles.paths(settings))}
     # Said before the launch: if this command is killed before it records
     # the program, status can tell (and stop or the next start sweeps it).
     files.mark_starting(None, process.identity(os.getpid()))
@@ -174,20 +171,21 @@ def start(settings, files=None):
 
 
 def _launch_and_wait(settings, files, offsets):
-    from . import program
+    from . import launch
+    from . import logfiles
     name = settings['name']
     try:
         listener = _notify_listener(settings)
     except OSError as e:                # notify.ListenError: its line says it all
         return Outcome(FAILED, '%s not started: %s' % (name, e))
     try:
-        proc = program.launch(settings, extra_env=listener and listener[1])
-    except program.LaunchError as e:
+        proc = launch.launch(settings, extra_env=listener and listener[1])
+    except LaunchError as e:
         _close_listener(listener)
         return not_started(name, e)
     ident = process.identity(proc.pid)
     try:
-        files.write(ident, group=True)
+        files.record_program(ident, group=True)
         files.clear_stopped()
         record_settings(settings, files)
         ready, detail = wait_ready_marked(settings, files, proc, listener)
@@ -196,22 +194,22 @@ def _launch_and_wait(settings, files, offsets):
         # Unrecorded (or interrupted before ready): nothing may run on untracked.
         _stop_family(settings, ident, True)
         proc.poll()
-        files.clear()
+        files.forget_program()
         raise
     _close_listener(listener)
     if ready:
         return Outcome(SUCCESS, '%s started (pid %d)' % (name, proc.pid), proc.pid)
     # Dead or not, what it forked may live on: stop the whole family.
-    stopped = _stop_family(settings, ident, True)
+    left = _stop_family(settings, ident, True)
     proc.poll()
-    if stopped:
-        files.clear()
-    log = program.log_paths(settings)[0]
-    tail = [line for path in offsets for line in program.log_tail(path, offsets[path])]
+    if not left.alive:
+        files.forget_program()
+    log = logfiles.paths(settings)[0]
+    tail = [line for path in offsets for line in logfiles.tail(path, offsets[path])]
     message = '%s failed to start: %s' % (name, detail)
-    if not stopped:
-        message += '; and what it started survives KILL (pid %d kept in %s)' % (
-            proc.pid, files.pid)
+    if left.alive:
+        message += '; and what it started survives KILL (%s; pid %d kept in %s)' % (
+            left.survivors(), proc.pid, files.pid)
     if tail:
         message += '; last lines of its log (%s):\n' % log + '\n'.join(
             '    ' + line for line in tail)
@@ -227,15 +225,12 @@ def wait_ready_marked(settings, files, proc, listener=None):
     """Wait until ready, with NAME.starting naming the program meanwhile so
     that ``status`` says "starting" rather than "running"; start removes
     the marker."""
-    from . import program
-    if not settings['ready']:
-        return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
-    files.mark_starting(proc.pid, process.identity(os.getpid()))
-    if listener:                        # ready = notify: READY=1 on the socket
-        from . import notify
-        return notify.wait_ready(proc, listener[0], settings['start-timeout'],
-                                 program.mark(settings), program.service_uid(settings))
-    return program.wait_ready(proc, settings['ready'], settings['start-timeout'])
+    from . import readiness
+    from .account import service_uid
+    if settings['ready']:
+        files.mark_starting(proc.pid, process.identity(os.getpid()))
+    return readiness.wait(proc, settings['ready'], settings['start-timeout'],
+                          listener and listener[0], mark(settings), service_uid(settings))
 
 
 def stop(settings, files=None, on_purpose=True):
@@ -247,21 +242,20 @@ def stop(settings, files=None, on_purpose=True):
     record is a warning on the line, never a reason to leave it running."""
     files = files or files_of(settings)
     name = settings['name']
-    record = files.read()
+    record = files.read_program()
     warnings = []
     if on_purpose:
         record_or_warn(files.mark_stopped, warnings)
     was_running = record.ident is not None and process.is_running(record.ident)
-    if not _stop_family(settings, record.ident, record.group):
-        if record.pid is None:
-            return Outcome(FAILED, '%s: what an earlier start left behind is still running'
-                           ' after %s, %gs and KILL' % (
-                               name, settings['stop-signal'], settings['stop-timeout']))
-        return Outcome(FAILED, '%s is still running after %s, %gs and KILL (pid %d)'
-                       % (name, settings['stop-signal'], settings['stop-timeout'], record.pid),
-                       record.pid)
+    left = _stop_family(settings, record.ident, record.group)
+    if left.alive:
+        what = 'what an earlier start left behind' if record.pid is None else 'pid %d' \
+            % record.pid
+        return Outcome(FAILED, '%s: %s is still running after %s, %gs and KILL: %s' % (
+            name, what, settings['stop-signal'], settings['stop-timeout'], left.survivors()),
+            record.pid)
     if record.pid is not None or record.torn:
-        record_or_warn(files.clear, warnings)
+        record_or_warn(files.forget_program, warnings)
     else:                               # a start cut short: its marker goes too
         record_or_warn(files.clear_starting, warnings)
     if was_running:
@@ -312,7 +306,7 @@ def send_signal(settings, signame, done):
     """Signal the program itself (not its group: a master process decides
     what its workers get)."""
     name = settings['name']
-    record = files_of(settings).read()
+    record = files_of(settings).read_program()
     if record.ident is None or not process.send(record.ident, process.signal_number(signame)):
         return Outcome(NOT_RUNNING, '%s is not running' % name)
     return Outcome(SUCCESS, '%s %s (pid %d)' % (name, done, record.pid))
@@ -326,20 +320,23 @@ def foreground(settings):
     watchdog does not bring the program back as a daemon; and stop signals
     only the program and its descendants, never the shell job it is in.
     Returns only if the program could not be run."""
-    from . import program
+    from . import launch
     name = settings['name']
     with locked(settings) as files:
         st = status(settings, files)
         if st.code == STATUS_RUNNING:
             return Outcome(FAILED, '%s is already running (pid %d)' % (name, st.pid))
-        files.write(process.identity(os.getpid()), group=False)
+        try:
+            steps = launch.plan(settings)
+        except LaunchError as e:
+            return not_started(name, e)
+        files.record_program(process.identity(os.getpid()), group=False)
         files.mark_stopped()
         record_settings(settings, files)
-        sys.stdout.flush()
         try:
-            program.exec_foreground(settings)
-        except program.LaunchError as e:
-            files.clear()
+            launch.exec_here(steps)
+        except LaunchError as e:
+            files.forget_program()
             return not_started(name, e)
 
 
@@ -347,13 +344,13 @@ def _notify_listener(settings):
     """``ready = notify`` without a keeper: (socket, environment) to hear
     READY=1 on while starting, else None.  notify.ListenError if there is
     no socket to be had."""
-    from . import program
     if settings['ready'] != 'notify':
         return None
     from . import notify
+    from .account import account_of
     path = notify.socket_path(settings)
     sock = notify.bind(path)
-    account = program.account_of(settings['user'])
+    account = account_of(settings['user'])
     if account is not None and not path.startswith('@'):
         os.chown(path, account.pw_uid, account.pw_gid)
     return sock, notify.environment(path)
@@ -373,22 +370,24 @@ def _close_listener(listener):
 
 def _stop_family(settings, ident, group):
     """Stop the recorded program (``ident`` may be None) and every process
-    of the service's user that carries the service's mark."""
-    from . import program
-    return program.terminate(ident, group, settings['stop-signal'], settings['stop-timeout'],
-                             program.mark(settings), KILL_WAIT, program.service_uid(settings))
+    of the service's user that carries the service's mark; a
+    terminate.Ended."""
+    from . import terminate
+    from .account import service_uid
+    return terminate.terminate(ident, group, settings['stop-signal'],
+                               settings['stop-timeout'], mark(settings), KILL_WAIT,
+                               service_uid(settings))
 
 
 def clear_leftovers(settings, files, record):
     """Before a new start: what a dead leader left (say, a worker still
     holding the port), or a start killed before it could record its
-    program, is stopped, and the stale record goes.  False if
-    something survives: then the record stays, and nothing is started."""
-    if not _stop_family(settings, record.ident, record.group):
-        return False
-    if record.pid is not None or record.torn:
-        files.clear()
-    return True
+    program, is stopped, and the stale record goes; a terminate.Ended.
+    If something survives, the record stays, and nothing may be started."""
+    left = _stop_family(settings, record.ident, record.group)
+    if not left.alive and (record.pid is not None or record.torn):
+        files.forget_program()
+    return left
 
 
 def format_duration(seconds):

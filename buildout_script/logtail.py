@@ -3,7 +3,7 @@
 Following survives rotation: when the name points to a new file (logrotate,
 or the keeper's own size rotation), the rest of the old file is read, then
 the new one from its start, as ``tail -F`` does.  Each file is opened as
-program.open_log_to_read opens it (root may be the reader of a log dir the
+logfiles.open_to_read opens it (root may be the reader of a log dir the
 service's user owns): a symlink, FIFO or hard link at the log is refused with
 one line, and exit code 1.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import program
+from . import logfiles
 from . import trusted
 
 
@@ -56,7 +56,7 @@ def last_lines(f, count):
 def _open(path):
     """The log opened to read, or None when the one line saying why not was said."""
     try:
-        return open(program.open_log_to_read(path), 'rb')
+        return open(logfiles.open_to_read(path), 'rb')
     except trusted.Untrusted as e:
         print(e, file=sys.stderr)
     except OSError as e:

@@ -45,10 +45,11 @@ def _given_to_running(settings):
     """The abstract NOTIFY_SOCKET the recorded program (if it runs) was
     started with: what it sends its messages to (its pid file names it,
     its environment carries the service's mark)."""
-    from . import process, program
+    from . import process
+    from .program import mark
     from .state import ServiceFiles, StateError
     try:                                # the record, as every command trusts it
-        record = ServiceFiles(settings['pid-dir'], settings['name']).read()
+        record = ServiceFiles(settings['pid-dir'], settings['name']).read_program()
     except StateError:
         return None
     if record.ident is None or not process.is_running(record.ident):
@@ -59,7 +60,7 @@ def _given_to_running(settings):
             environ = f.read().split(b'\0')
     except OSError:
         return None
-    if not process.carries(pid, program.mark(settings)):
+    if not process.carries(pid, mark(settings)):
         return None                     # not ours: a pid used again
     for entry in environ:
         if entry.startswith(b'NOTIFY_SOCKET=' + ABSTRACT.encode()):
@@ -143,26 +144,14 @@ def send(path, text):
         sock.sendto(text.encode(), address)
 
 
-def wait_ready(proc, sock, timeout, mark=None, uid=None):
-    """For a start without a keeper: (True, detail) once the program (or a
-    process it started: of user ``uid``, with ``mark`` in its environment)
-    sends READY=1; (False, detail) if it dies first or is not ready within
-    ``timeout`` seconds.  Anyone else's READY=1 is ignored."""
-    import select
-    import time
-    from . import process, program
-    deadline = time.monotonic() + timeout
-    for delay in program.pauses(0.005, 0.1):
-        for pid, sender_uid, fields in receive(sock):
-            if fields.get('READY') != '1' or pid is None:
-                continue
-            if pid == proc.pid or (mark and sender_uid == uid
-                                   and process.carries(pid, mark, exact=False)):
-                return True, 'sent READY=1'
-        code = proc.poll()
-        if code is not None:
-            return False, program.describe_exit(code)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False, 'not ready after %gs (no READY=1 on %s)' % (timeout, name_of(sock))
-        select.select([sock], [], [], min(delay, left))
+def said_ready(sock, pid, mark=None, uid=None):
+    """Has READY=1 come, from ``pid`` or from a process it started (of user
+    ``uid``, carrying ``mark``)?  What anyone else sends is ignored."""
+    from . import process
+    for sender, sender_uid, fields in receive(sock):
+        if fields.get('READY') != '1' or sender is None:
+            continue
+        if sender == pid or (mark and sender_uid == uid
+                             and process.carries(sender, mark, exact=False)):
+            return True
+    return False

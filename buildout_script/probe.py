@@ -1,6 +1,6 @@
 """Probes: is the service ready (``ready``) or healthy (``check``)?
 
-Forms (validated by settings.parse_probe): ``tcp:HOST:PORT`` connects;
+Forms (validated by config.parse_probe): ``tcp:HOST:PORT`` connects;
 ``http://`` and ``https://`` URLs must answer 2xx or 3xx (redirects are not
 followed, and certificates are not verified: this asks "is it up?", not
 "is it who it says"); ``exec:COMMAND`` must exit 0.  ``alive:SECONDS`` is

@@ -254,7 +254,7 @@ def send(ident, sig):
 def send_group(ident, sig):
     """Signal the process group our leader made, while it leads it.  (A
     pidfd cannot name a group; the members are also signalled one by one
-    through their own pidfds by program.terminate.)"""
+    through their own pidfds by terminate.terminate.)"""
     if not leads_group(ident):
         return False
     try:
@@ -262,6 +262,18 @@ def send_group(ident, sig):
     except ProcessLookupError:
         return False
     return True
+
+
+def command(pid):
+    """The command line of ``pid``, one line of at most 80 characters, or
+    'gone'; to name a process to a person."""
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            words = f.read(512).split(b'\0')
+        text = ' '.join(w.decode(errors='replace') for w in words if w)
+        return ' '.join(text.split())[:80] or '?'        # one line, whatever it holds
+    except OSError:
+        return 'gone'
 
 
 def signal_number(name):

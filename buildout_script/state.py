@@ -30,6 +30,7 @@ import os
 import sys
 import time
 
+from . import process
 from . import trusted
 from .process import Identity
 
@@ -107,8 +108,8 @@ class ServiceFiles:
 
     # -- the record of the running program -----------------------------------
 
-    def read(self):
-        """The Record on disk (NO_RECORD if there is no PID file).
+    def read_program(self):
+        """The Record of the program on disk (NO_RECORD if there is no PID file).
 
         The two files are replaced one after the other, so a reader racing
         a start or stop may see a PID and the identity of another; it reads
@@ -145,7 +146,7 @@ class ServiceFiles:
             ident = None
         return Record(pid, ident, group)
 
-    def write(self, ident, group):
+    def record_program(self, ident, group):
         """Record a started program: identity first, so a PID file never
         exists without the proof beside it; both reach the disk."""
         with _InDir(self, create=True) as fd:
@@ -153,7 +154,7 @@ class ServiceFiles:
                 ident, 'group' if group else 'single'), durable=True)
             self._replace(fd, self.pid, '%d\n' % ident.pid, durable=True)
 
-    def clear(self):
+    def forget_program(self):
         """Forget the program: PID file first, for the same reason."""
         with _InDir(self) as fd:
             for path in (self.pid, self.identity):
@@ -329,8 +330,9 @@ class ServiceFiles:
 
     def _open(self, fd, path, flags, mode=0o644, missing_ok=False):
         try:
-            return os.open(os.path.basename(path), flags | os.O_NOFOLLOW | os.O_CLOEXEC
-                           | os.O_NONBLOCK | os.O_NOCTTY, mode, dir_fd=fd)
+            return trusted.open_file(path, flags, mode, dir_fd=fd)
+        except trusted.Untrusted as e:
+            raise StateError(str(e))
         except FileNotFoundError:
             if missing_ok:
                 return None
@@ -339,11 +341,6 @@ class ServiceFiles:
             raise StateError('cannot open %s: permission denied (run as the user that'
                              ' owns the service, or fix the pid dir)' % path, permission=True)
         except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise StateError('%s is a symlink; refusing to follow it (remove it)' % path)
-            if e.errno == errno.ENXIO:
-                raise StateError('%s is not a regular file; refusing to use it (remove it)'
-                                 % path)
             raise StateError('cannot open %s: %s' % (path, e.strerror),
                              configuration=e.errno == errno.EISDIR)
 
@@ -532,17 +529,7 @@ def holder(fd):
                 words = line.split()
                 if 'FLOCK' in words and where in words and '->' not in words:
                     pid = int(words[words.index(where) - 1])
-                    return 'pid %d (%s)' % (pid, _command(pid))
+                    return 'pid %d (%s)' % (pid, process.command(pid))
     except (OSError, ValueError, IndexError):
         pass
     return 'another process'
-
-
-def _command(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            words = f.read(512).split(b'\0')
-        text = ' '.join(w.decode(errors='replace') for w in words if w)
-        return ' '.join(text.split())[:80] or '?'        # one line, whatever it holds
-    except OSError:
-        return 'gone'

@@ -72,7 +72,7 @@ def status(settings, files):
 def start(settings, files):
     name = settings['name']
     keeper, fields = keeper_of(files)
-    record = files.read()
+    record = files.read_program()
     running = record.ident is not None and process.is_running(record.ident)
     if keeper is not None:
         files.clear_stopped()
@@ -95,7 +95,7 @@ def adopt_if_unsupervised(settings, files):
     """The program runs without its keeper: start one that adopts it.
     Returns the Outcome of that, or None if there was nothing to do."""
     keeper, _ = keeper_of(files)
-    record = files.read()
+    record = files.read_program()
     if keeper is None and record.ident is not None and process.is_running(record.ident):
         return start_keeper(settings, files, 'adopt')
     return None
@@ -162,7 +162,7 @@ def stop(settings, files, on_purpose=True):
         lifecycle.record_or_warn(files.mark_stopped, warnings)
     adopt_if_unsupervised(settings, files)
     keeper, _ = keeper_of(files)
-    record = files.read()
+    record = files.read_program()
     was = record.pid if record.ident is not None and process.is_running(record.ident) else None
     if keeper is not None:
         process.send(keeper, process.signal_number('SIGTERM'))
@@ -212,7 +212,7 @@ def ask_restart(settings, files, keeper, fields):
     program ready (or failed)."""
     name = settings['name']
     generation = int(fields.get('generation') or 0)
-    was = files.read().pid
+    was = files.read_program().pid
     process.send(keeper, process.signal_number('SIGUSR2'))
     deadline = time.monotonic() + settings['stop-timeout'] + settings['start-timeout'] + 10
     for delay in program.pauses():

@@ -10,6 +10,7 @@ nothing.
 """
 
 import errno
+import fcntl
 import os
 import stat
 
@@ -132,3 +133,38 @@ def refuse_file(path, st, owners):
     if st.st_nlink > 1:
         return '%s has %d hard links; refusing to use it (remove it)' % (path, st.st_nlink)
     return None
+
+
+OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+def open_file(path, flags, mode=0o644, dir_fd=None, what='', fix='remove it'):
+    """A descriptor of the file ``path`` as someone else may have planted it
+    -- the one way every file another user could reach is opened: never
+    through a symlink, never blocking on a FIFO, and only a regular file
+    with at most one link (a hard link could be anyone's file).  With
+    ``dir_fd`` (a directory opened safely) the base name is opened relative
+    to it.  ``what`` names the file in the refusal ("the log").  The
+    descriptor blocks again once checked.  Raises Untrusted (the one line
+    to say, ending in ``fix``) or OSError (FileNotFoundError ...)."""
+    name = ('%s %s' % (what, path)).strip()
+    try:
+        fd = os.open(os.path.basename(path) if dir_fd is not None else path,
+                     flags | OPEN_FLAGS, mode, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise Untrusted('%s is a symlink; refusing to follow it (%s)' % (name, fix))
+        if e.errno == errno.ENXIO:          # a FIFO nobody reads, opened to write
+            raise Untrusted('%s is not a regular file; refusing to use it (remove it)' % name)
+        raise OSError(e.errno, e.strerror, path)
+    st = os.fstat(fd)
+    why = None
+    if not stat.S_ISREG(st.st_mode):
+        why = 'is not a regular file; refusing to use it (remove it)'
+    elif st.st_nlink > 1:
+        why = 'has %d hard links; refusing to use it (remove it)' % st.st_nlink
+    if why:
+        os.close(fd)
+        raise Untrusted('%s %s' % (name, why))
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd

@@ -36,7 +36,7 @@ needs_root_and_nobody = pytest.mark.skipif(
 # own library may not be readable to that user then (a Python under /root).
 UNREADABLE_LIBRARY = '''
 import os, sys
-from buildout_script import config, program
+from buildout_script import config, launch
 
 class Unreadable:
     def find_spec(self, name, path=None, target=None):
@@ -47,7 +47,7 @@ settings = config.parse({"name": "svc", "program": "sh -c 'exit 7'", "user": "no
                          "pid-dir": sys.argv[1]})
 sys.modules.pop("warnings", None)           # os.execvpe would import it
 sys.meta_path.insert(0, Unreadable())
-child = program.fork_exec(settings, [os.dup(1), None])
+child = launch.start(launch.plan(settings), (1, None))
 print(os.waitstatus_to_exitcode(os.waitpid(child.pid, 0)[1]))
 '''
 

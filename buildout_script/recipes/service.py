@@ -6,7 +6,7 @@
     ready = http://127.0.0.1:8080/
     cron = */5 * * * *
 
-Every option is checked here, at buildout time, by ``settings.parse`` (the
+Every option is checked here, at buildout time, by ``config.parse`` (the
 same function the commands use); the typed result is rendered into both
 scripts as Python literals.  The scripts call ``buildout_script.ctl.main`` and
 ``buildout_script.check.main``; this module knows nothing of signals or
@@ -22,7 +22,6 @@ the same settings; what a manager cannot express is logged, never dropped.
 import ast
 import logging
 import os
-import pwd
 import re
 import shlex
 import shutil
@@ -31,8 +30,10 @@ import subprocess
 import zc.buildout.easy_install
 import zc.recipe.egg
 
+from buildout_script import account
 from buildout_script import config
 from buildout_script import lifecycle
+from buildout_script import logfiles
 from buildout_script import modes
 from buildout_script import order
 from buildout_script import program
@@ -118,9 +119,7 @@ class Service:
         """A user that does not exist fails here, not at the first start."""
         if not user:
             return
-        try:
-            pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-        except KeyError:
+        if account.entry(user) is None:
             raise part_error(self.name, 'user', 'user %r does not exist on this machine;'
                              ' create it first or name another' % user)
 
@@ -252,7 +251,7 @@ class Service:
 
     def export_text(self, kind, argument, values, path):
         """(text, notes) of one exported file."""
-        logs = program.log_paths(values)
+        logs = logfiles.paths(values)
         mark = program.mark(values)
         if kind == 'logrotate':
             lines, reopen = argument
@@ -391,7 +390,7 @@ class Service:
         self.options['check-path'] = self.scripts.get('check', '')
         self.options['pid-file'] = os.path.join(self.settings['pid-dir'],
                                                 self.settings['name'] + '.pid')
-        self.options['log-file'] = program.log_paths(self.settings)[0]
+        self.options['log-file'] = logfiles.paths(self.settings)[0]
 
     def apply_changes(self, values):
         """on-change: restart (or reload) the running program when the

@@ -10,8 +10,9 @@ returned as a note for buildout's output, never dropped silently.
 """
 
 import os
-import pwd
 import shutil
+
+from buildout_script import account
 
 SCOPES = ('user', 'system')
 SAFE = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
@@ -53,11 +54,8 @@ def seconds(value):
 def is_current_user(user):
     if not user:
         return True
-    try:
-        entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
-    except KeyError:
-        return False
-    return entry.pw_uid == os.geteuid()
+    entry = account.entry(user)
+    return entry is not None and entry.pw_uid == os.geteuid()
 
 
 def kill_command():
