@@ -42,24 +42,41 @@ def main(argv=None, settings=None):
         print('%s UNKNOWN - %s%s' % (prog, where, e))
         return UNKNOWN
     try:
+        code, line = report(settings, restart, verbose, timeout)
+    except KeyboardInterrupt:
+        code, line = UNKNOWN, status_line(settings['name'], UNKNOWN, 'interrupted', {})
+    if line:
+        print(line)
+    return code
+
+
+def report(settings, restart=True, verbose=False, timeout=None):
+    """(exit code, the line to print or None): the check of one service as
+    bin/NAME-check and bin/services say it.  Silent (None) while healthy
+    unless ``verbose``, and for a trouble already said; never an exception
+    but KeyboardInterrupt (the caller's to handle: it may have more to check)."""
+    try:
         code, text, perf, news = check_within(timeout, settings, restart)
     except StateError as e:
         code, text, perf, news = UNKNOWN, str(e), {}, True
-    except KeyboardInterrupt:
-        code, text, perf, news = UNKNOWN, 'interrupted', {}, True
     except TimedOut:
         code, text, perf, news = UNKNOWN, 'timed out after %gs (-t)' % timeout, {}, True
     except Exception as e:              # a watchdog must answer, never crash
         code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
             e.__class__.__name__, e), {}, True
-    if verbose or (code != OK and news):
-        if 'restarts' not in perf and code != UNKNOWN:
-            perf['restarts'] = restarts_in_window(settings)
-        line = '%s %s - %s' % (settings['name'], WORDS[code], text)
-        if perf:
-            line += ' | ' + ' '.join('%s=%s' % kv for kv in perf.items())
-        print(line)
-    return code
+    if not (verbose or (code != OK and news)):
+        return code, None
+    if 'restarts' not in perf and code != UNKNOWN:
+        perf['restarts'] = restarts_in_window(settings)
+    return code, status_line(settings['name'], code, text, perf)
+
+
+def status_line(name, code, text, perf):
+    """``NAME STATUS - text | perfdata``, as the Monitoring Plugins say it."""
+    line = '%s %s - %s' % (name, WORDS[code], text)
+    if perf:
+        line += ' | ' + ' '.join('%s=%s' % kv for kv in perf.items())
+    return line
 
 
 def parse_args(argv, settings, prog):
@@ -138,8 +155,6 @@ def check_within(timeout, settings, restart):
 def check(settings, restart=True):
     """(code, text, perfdata, news): news is False when this trouble was
     already reported by an earlier run."""
-    if settings.get('supervise'):
-        return _check_kept(settings, restart)
     status = modes.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy:
@@ -153,6 +168,10 @@ def check(settings, restart=True):
         if since:
             return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
                 ' resumes)' % since, {}, False
+        if _is_kept(status):
+            outcome = _keepers_part(settings, files, status, why, restart)
+            if outcome is not None:
+                return outcome
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
                            _perf(status))
@@ -194,53 +213,43 @@ def _tolerated(settings, files, status, why):
         perf, False
 
 
-def _check_kept(settings, restart):
-    """A supervised service: healthy is the program ours and passing its
-    probe, and its keeper there.  A program running without its keeper is
-    adopted by a new one (WARNING); a program down while its keeper lives
-    is the keeper's to restart (it applies the same rules)."""
-    status = modes.status(settings)
-    healthy, why = _healthy(settings, status)
-    if healthy and status.keeper:
-        return _healthy_outcome(settings, status, '%s; kept by pid %d' % (why, status.keeper))
-    with lifecycle.locked(settings) as files:
-        status = modes.status(settings, files)
-        healthy, why = _healthy(settings, status)
-        if healthy and status.keeper:
-            return OK, '%s; kept by pid %d' % (why, status.keeper), _perf(status), False
-        since = files.stopped_on_purpose()
-        if since:
-            return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
-                ' resumes)' % since, {}, False
-        if status.state == 'running' and not status.keeper:
-            if not restart:
-                return _report(files, files.read_restarts(), 'unsupervised', WARNING,
-                               '%s without its keeper' % why, _perf(status))
-            from . import supervision
-            adopted = supervision.adopt_if_unsupervised(settings, files)
-            if adopted is None or adopted.code != 0:
-                return _report(files, files.read_restarts(), None, CRITICAL,
-                               '%s without its keeper; could not adopt it: %s' % (
-                                   why, adopted and adopted.message), _perf(status))
-            status = modes.status(settings, files)
-            return _report(files, files.read_restarts(), None, WARNING,
-                           '%s; its keeper was gone, a new one (pid %s) adopted it'
-                           % (why, status.keeper), _perf(status))
-        if status.keeper and status.state != 'running':
-            if status.fields.get('state') == 'backoff':
-                return _report(files, files.read_restarts(), 'kept-backoff', CRITICAL,
-                               status.message, _perf(status))
-            return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
-                _perf(status), False
+def _is_kept(status):
+    """A supervised service's status (it says what its keeper knows)."""
+    return hasattr(status, 'keeper')
+
+
+def _keepers_part(settings, files, status, why, restart):
+    """What the check says of a supervised service that is not healthy,
+    where the keeper has the next move: a program running without its
+    keeper is adopted by a new one (WARNING); a program down while its
+    keeper lives is the keeper's to restart (it applies the same rules).
+    None where the check acts as for any service."""
+    if status.state == 'running' and not status.keeper:
         if not restart:
-            return _report(files, files.read_restarts(), 'down', CRITICAL, why,
-                           _perf(status))
-        return _tolerated(settings, files, status, why) or _restart(
-            settings, files, status, why)
+            return _report(files, files.read_restarts(), 'unsupervised', WARNING,
+                           '%s without its keeper' % why, _perf(status))
+        from . import supervision
+        adopted = supervision.adopt_if_unsupervised(settings, files)
+        if adopted is None or adopted.code != 0:
+            return _report(files, files.read_restarts(), None, CRITICAL,
+                           '%s without its keeper; could not adopt it: %s' % (
+                               why, adopted and adopted.message), _perf(status))
+        status = modes.status(settings, files)
+        return _report(files, files.read_restarts(), None, WARNING,
+                       '%s; its keeper was gone, a new one (pid %s) adopted it'
+                       % (why, status.keeper), _perf(status))
+    if status.keeper and status.state != 'running':
+        if status.fields.get('state') == 'backoff':
+            return _report(files, files.read_restarts(), 'kept-backoff', CRITICAL,
+                           status.message, _perf(status))
+        return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
+            _perf(status), False
+    return None
 
 
 def _healthy(settings, status):
-    """(healthy, why): the process test first, then the probe."""
+    """(healthy, why): the process test first, then the probe; a
+    supervised program is healthy only with its keeper there."""
     if status.state == 'stopped':
         return False, 'not running'
     if status.state == 'dead':
@@ -256,21 +265,22 @@ def _healthy(settings, status):
         if not ok:
             return False, 'running (pid %d) but its check %s failed: %s' % (
                 status.pid, settings['check'], detail)
-    return True, 'running (pid %d, up %s)' % (status.pid,
-                                               lifecycle.format_duration(status.uptime))
+    why = 'running (pid %d, up %s)' % (status.pid, lifecycle.format_duration(status.uptime))
+    if _is_kept(status):
+        if not status.keeper:
+            return False, why
+        why += '; kept by pid %d' % status.keeper
+    return True, why
 
 
 def _restart(settings, files, status, why):
-    history = files.read_restarts()
-    now = time.time()
     window = settings['restart-window']
-    decision = restarts.decide(history, settings, now)
+    decision, history = restarts.next_attempt(files, settings, time.time())
     recent = decision.recent
-    perf = {'restarts': len(recent)}
+    perf = {'restarts': len(recent) - (decision.verdict == restarts.NOW)}
     if decision.verdict == restarts.GAVE_UP:
         # Given up stays given up, however old the restarts: only a person's
         # ctl start (which clears this history) resumes.
-        restarts.give_up(history, now)
         return _report(files, history, 'gave-up', CRITICAL,
                        '%s; gave up after %d restarts in %gs; run ctl start once it is'
                        ' fixed' % (why, settings['restart-limit'], window), perf)
@@ -279,7 +289,6 @@ def _restart(settings, files, status, why):
                        '%s; next restart in %ds (restart %d of %d within %gs)'
                        % (why, decision.wait + 0.999, len(recent) + 1,
                           settings['restart-limit'], window), perf)
-    restarts.record(history, decision, now)     # an attempt counts, even if it fails
     started = None
     if status.code == lifecycle.STATUS_RUNNING and getattr(status, 'keeper', None):
         started = _restart_kept(settings, files)    # hung: its keeper restarts it, and stays

@@ -35,9 +35,9 @@ from . import fingerprint
 from . import launch
 from . import logfiles
 from . import logpipes
-from . import probe
 from . import process
 from . import program
+from . import readiness
 from . import restarts
 from . import terminate
 from .state import ServiceFiles
@@ -91,7 +91,7 @@ class Keeper:
         self.reloads = 0
         self.reopens = 0                # reopen-logs requests taken
         self.timer = None               # (monotonic time, action)
-        self.deadline = None            # of a start: not ready by then = failed
+        self.readiness = None           # of a start: readiness.Readiness
         self.watchdog_due = None
         self.pauses = None
         self.stop_on_purpose = False
@@ -204,7 +204,8 @@ class Keeper:
         self.offsets = {path: logfiles.size(path) for path in self.pipes}
         self.launch()
         self.state = 'starting'
-        self.deadline = time.monotonic() + self.settings['start-timeout']
+        self.readiness = readiness.Readiness(self.settings['ready'],
+                                             self.settings['start-timeout'])
         self.pauses = program.pauses()
         self.set_timer(0, self.poll_ready)
         self.save()
@@ -212,30 +213,16 @@ class Keeper:
     def poll_ready(self):
         if self.state != 'starting':
             return
-        ready = self.settings['ready']
-        ok, detail = False, 'no answer yet'
-        if ready is None:
-            ok, detail = True, 'started'
-        elif ready == 'notify':
-            ok = self.ready_note == 'ready'
-            detail = 'no READY=1 yet'
-        elif probe.alive_seconds(ready) is not None:
-            ok = process.uptime(self.child) >= probe.alive_seconds(ready)
-            detail = 'alive for %gs' % probe.alive_seconds(ready)
-        else:
-            left = self.deadline - time.monotonic()
-            ok, detail = probe.run(ready, max(0.05, min(left, 2.0)))
-        if ok:
+        verdict, detail = self.readiness.judge(said_ready=self.ready_note == 'ready')
+        if verdict == readiness.READY:
             self.state = 'running'
             self.answer(0, '%s started (pid %d, kept by pid %d)'
                         % (self.name, self.child.pid, self.me.pid))
             self.save()
-            return
-        if time.monotonic() >= self.deadline:
-            self.fail('not ready after %gs (%s: %s)' % (
-                self.settings['start-timeout'], ready, detail))
-            return
-        self.set_timer(next(self.pauses), self.poll_ready)
+        elif verdict == readiness.LATE:
+            self.fail(detail)
+        else:
+            self.set_timer(next(self.pauses), self.poll_ready)
 
     def fail(self, detail):
         """A start that did not come up: stop what it started, say why
@@ -377,9 +364,8 @@ class Keeper:
             self.exited_unexpectedly()
 
     def exited_unexpectedly(self):
-        history = self.files.read_restarts()
         now = time.time()
-        decision = restarts.decide(history, self.settings, now)
+        decision, history = restarts.next_attempt(self.files, self.settings, now)
         if decision.verdict == restarts.NOW:
             dead = self.child
             # What it left (a worker in a session of its own still holding
@@ -391,10 +377,8 @@ class Keeper:
                 self.give_up(history, now, 'cannot restart it: %s' % e)
                 return
             self.restarts += 1
-            count = restarts.record(history, decision, now)
-            self.files.write_restarts(history)
             self.note('pid %d %s; restarted it (pid %d, restart %d of %d within %gs)' % (
-                dead.pid, self.last_exit, self.child.pid, count,
+                dead.pid, self.last_exit, self.child.pid, len(decision.recent),
                 self.settings['restart-limit'], self.settings['restart-window']))
             self.save()
         elif decision.verdict == restarts.WAIT:
@@ -413,8 +397,9 @@ class Keeper:
             self.exited_unexpectedly()
 
     def give_up(self, history, now, why):
-        restarts.give_up(history, now)
-        self.files.write_restarts(history)
+        if not history.get('gave_up'):
+            restarts.give_up(history, now)
+            self.files.write_restarts(history)
         message = ('%s %s; gave up after %d restarts in %gs; run ctl start once it is fixed'
                    % (self.name, why, self.settings['restart-limit'],
                       self.settings['restart-window']))
@@ -467,8 +452,7 @@ class Keeper:
                 self.watchdog_due = time.monotonic() + self.settings['watchdog-timeout']
             if 'EXTEND_TIMEOUT_USEC' in fields and self.state == 'starting':
                 if fields['EXTEND_TIMEOUT_USEC'].isdigit():
-                    self.deadline = max(self.deadline, time.monotonic()
-                                        + int(fields['EXTEND_TIMEOUT_USEC']) / 1e6)
+                    self.readiness.extend(int(fields['EXTEND_TIMEOUT_USEC']) / 1e6)
             if changed:
                 self.save()
 

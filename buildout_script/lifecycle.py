@@ -131,8 +131,8 @@ def _unrecorded_start(settings, files):
         return None
     name = settings['name']
     if process.is_running(marker[1]):
-        return Status(STATUS_UNKNOWN, 'starting', None, None, '%s is starting (pid %d is'
-                      ' launching it; not recorded yet)' % (name, marker[1].pid))
+        return Status(STATUS_UNKNOWN, 'starting', None, None, '%s is starting (not recorded'
+                      ' yet: pid %d is launching it)' % (name, marker[1].pid))
     from .account import service_uid
     left = sorted(ident.pid for ident in process.marked(mark(settings),
                                                        service_uid(settings)))

@@ -45,3 +45,19 @@ def record(history, decision, now):
     decision.recent.append(now)
     history['restarts'] = decision.recent
     return len(decision.recent)
+
+
+def next_attempt(files, settings, now):
+    """The one restart attempt of the check and the keeper, up to the
+    relaunch: read the history, decide, and before the caller acts count
+    the attempt (NOW: it counts even if it fails) or stamp the give-up
+    (GAVE_UP), written back to NAME.restarts.  (Decision, history)."""
+    history = files.read_restarts()
+    decision = decide(history, settings, now)
+    if decision.verdict == NOW:
+        record(history, decision, now)
+    elif decision.verdict == GAVE_UP:
+        give_up(history, now)
+    if decision.verdict != WAIT:
+        files.write_restarts(history)
+    return decision, history

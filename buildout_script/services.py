@@ -178,23 +178,12 @@ def _act(function, settings):
 # -- check ---------------------------------------------------------------------------
 
 def check_each(services, names, verbose, restart):
+    """The check of each service, its line printed when it has one to say."""
     from . import check
     codes = []
     for name in names:
-        settings = services[name]
-        try:
-            code, text, perf, news = check.check(settings, restart)
-        except StateError as e:
-            code, text, perf, news = check.UNKNOWN, str(e), {}, True
-        except Exception as e:          # a watchdog must answer, never crash
-            code, text, perf, news = check.UNKNOWN, 'internal error: %s: %s' % (
-                e.__class__.__name__, e), {}, True
-        if verbose or (code != check.OK and news):
-            if 'restarts' not in perf and code != check.UNKNOWN:
-                perf['restarts'] = check.restarts_in_window(settings)
-            line = '%s %s - %s' % (name, check.WORDS[code], text)
-            if perf:
-                line += ' | ' + ' '.join('%s=%s' % kv for kv in perf.items())
+        code, line = check.report(services[name], restart, verbose)
+        if line:
             print(line)
         codes.append(code)
     return worst(codes, CHECK_RANK)

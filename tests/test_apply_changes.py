@@ -144,7 +144,11 @@ def test_status_says_starting_while_start_waits_for_ready(sample):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert wait_for(lambda: os.path.exists(sample.path('var/run/web.starting')))
-        code, out = sample.run(['bin/webctl', 'status'])
+
+        def waiting_for_ready():        # launched and recorded, not about to be
+            code, out = sample.run(['bin/webctl', 'status'])
+            return (code, out) if out.startswith('web is starting (pid ') else None
+        code, out = wait_for(waiting_for_ready) or sample.run(['bin/webctl', 'status'])
         assert code == 0 and out.startswith('web is starting (pid '), out
         code, out = sample.run(['bin/web-check', '-v'])
         assert code == 0 and 'web OK - starting' in out, out

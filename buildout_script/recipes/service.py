@@ -10,7 +10,7 @@ Every option is checked here, at buildout time, by ``config.parse`` (the
 same function the commands use); the typed result is rendered into both
 scripts as Python literals.  The scripts call ``buildout_script.ctl.main`` and
 ``buildout_script.check.main``; this module knows nothing of signals or
-processes: for ``on-change`` it asks the lifecycle whether the running
+processes: for ``on-change`` it asks ``modes.status`` whether the running
 program has other settings and runs the new ``bin/NAMEctl``.  Uninstalling
 removes the scripts and the crontab block, never the PID or log directories.
 
