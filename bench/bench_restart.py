@@ -43,7 +43,7 @@ Usage:
   python3 bench_restart.py --build-marker /some/dir/marker   # build only
   python3 bench_restart.py --ours bin/democtl --ours-marker var/demo/marker.out
   python3 bench/bench_restart.py --only zdaemon,runsv,ours \
-      --zdaemon /path/to/venv/bin/zdaemon              # what README.txt shows
+      --zdaemon /path/to/venv/bin/zdaemon              # what bench/README.txt shows
 """
 
 import argparse
