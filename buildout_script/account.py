@@ -45,15 +45,17 @@ def service_uid(settings):
 KEPT = ('PATH', 'LANG')
 
 
-def environment(settings, account, spawned=False):
-    """Ours for a program of our own user; for another user, as su -l and
-    systemd do, a clean one: PATH, LANG, HOME, USER, LOGNAME, SHELL.  Then
-    the part's ``environment`` and the mark (a spawned copy's says so, so
-    that sweeping up the service's leftovers spares it)."""
+def environment(settings, account, spawned=False, base=None):
+    """Ours (or ``base``: that of the command the keeper starts it for) for
+    a program of our own user; for another user, as su -l and systemd do, a
+    clean one: PATH, LANG, HOME, USER, LOGNAME, SHELL.  Then the part's
+    ``environment`` and the mark (a spawned copy's says so, so that sweeping
+    up the service's leftovers spares it)."""
+    base = os.environ if base is None else base
     if account is None:
-        env = dict(os.environ)
+        env = dict(base)
     else:
-        env = {key: os.environ[key] for key in KEPT if key in os.environ}
+        env = {key: base[key] for key in KEPT if key in base}
         env.setdefault('PATH', '/usr/local/bin:/usr/bin:/bin')
         env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name,
                    SHELL=account.pw_shell or '/bin/sh')

@@ -24,7 +24,7 @@ from . import modes
 from . import probe
 from . import restarts
 from . import config
-from .state import StateError
+from .servicefiles import StateError
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 WORDS = {OK: 'OK', WARNING: 'WARNING', CRITICAL: 'CRITICAL', UNKNOWN: 'UNKNOWN'}
@@ -239,7 +239,7 @@ def _keepers_part(settings, files, status, why, restart):
                        '%s; its keeper was gone, a new one (pid %s) adopted it'
                        % (why, status.keeper), _perf(status))
     if status.keeper and status.state != 'running':
-        if status.fields.get('state') == 'backoff':
+        if status.record['state'] == 'backoff':
             return _report(files, files.read_restarts(), 'kept-backoff', CRITICAL,
                            status.message, _perf(status))
         return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
@@ -313,10 +313,10 @@ def _restart_kept(settings, files):
     then waiting for ready), as ``ctl restart`` does: the keeper is fine.
     None if the keeper is gone."""
     from . import supervision
-    keeper, fields = supervision.keeper_of(files)
+    keeper, _ = supervision.keeper_of(files)
     if keeper is None:
         return None
-    return supervision.ask_restart(settings, files, keeper, fields)
+    return supervision.ask_restart(settings, files)
 
 
 def _report(files, history, topic, code, text, perf):

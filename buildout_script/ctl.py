@@ -13,7 +13,7 @@ from . import lifecycle
 from . import modes
 from . import config
 from .lifecycle import Outcome
-from .state import StateError
+from .servicefiles import StateError
 
 ACTIONS = ('start', 'stop', 'restart', 'try-restart', 'reload', 'force-reload',
            'status', 'pid', 'kill', 'foreground', 'spawn', 'reopen-logs', 'log')
@@ -194,12 +194,13 @@ def report_status(settings, as_json):
 
 def kept_fields(st):
     """What status --json adds for a supervised service."""
-    fields = st.fields
+    record = st.record
     return {'keeper': st.keeper, 'supervised': st.keeper is not None,
-            'keeper-state': fields.get('state') if st.keeper else None,
-            'restarts': int(fields.get('restarts') or 0),
-            'last-exit': fields.get('last-exit'), 'status-text': fields.get('status'),
-            'adopted': fields.get('adopted') == 'yes'}
+            'keeper-state': record['state'] if st.keeper else None,
+            'want': record['want'] if st.keeper else None,
+            'restarts': record.get('restarts', 0),
+            'last-exit': record['last-exit'], 'status-text': record['status'],
+            'adopted': bool(record['adopted'])}
 
 
 def do_start(settings, args):

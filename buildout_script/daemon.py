@@ -35,7 +35,7 @@ from . import lifecycle
 from . import modes
 from . import process
 from . import trusted
-from .state import ServiceFiles, StateError
+from .servicefiles import ServiceFiles, StateError
 
 # supay's defaults: the system's places, which need root.  An ordinary user
 # passes directories of their own (supay's README said the same).

@@ -44,16 +44,19 @@ class Plan:
         self.watchdog_pid = watchdog_pid    # WATCHDOG_PID: the program's own PID
 
 
-def plan(settings, argv=None, extra_env=None, spawned=False, watchdog_pid=False):
+def plan(settings, argv=None, extra_env=None, spawned=False, watchdog_pid=False,
+         base_env=None):
     """The Plan of the service's program (or, with ``argv``, of an extra
-    copy: see spawn.py), ``extra_env`` added to its environment.  Raises
-    LaunchError (no program, no such user, a bad environment file)."""
+    copy: see spawn.py), ``extra_env`` added to its environment.
+    ``base_env``: the environment of the command that asked for the start
+    (the keeper's is not the program's to inherit).  Raises LaunchError (no
+    program, no such user, a bad environment file)."""
     argv = list(argv or settings['program'] or ())
     if not argv:
         raise LaunchError('not-configured', 'no program to run is configured'
                           ' (set the program option)')
     account = accounts.account_of(settings['user'])
-    env = accounts.environment(settings, account, spawned)
+    env = accounts.environment(settings, account, spawned, base_env)
     env.update(extra_env or {})
     return Plan(argv, env, settings['directory'], settings['umask'], account, watchdog_pid)
 

@@ -19,7 +19,7 @@ import os
 from . import fingerprint
 from . import process
 from .program import LaunchError, mark
-from .state import ServiceFiles, StateError
+from .servicefiles import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
 SUCCESS, FAILED, BAD_ARGS, UNIMPLEMENTED = 0, 1, 2, 3

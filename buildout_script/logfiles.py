@@ -71,12 +71,12 @@ def open_dir(path, account=None):
     return dir_fd
 
 
-def open_in(dir_fd, path, account=None):
+def open_in(dir_fd, path, account=None, mode=0o644):
     """The log ``path`` opened to append to, relative to ``dir_fd`` (its
-    directory, from open_dir), created if need be and chowned (by
-    descriptor) to the service's user."""
+    directory, from open_dir), created (with ``mode``) if need be and
+    chowned (by descriptor) to the service's user."""
     try:
-        fd = trusted.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644,
+        fd = trusted.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode,
                                dir_fd=dir_fd, what='the log')
     except trusted.Untrusted as e:
         raise LaunchError('not-configured', str(e))
@@ -124,9 +124,9 @@ LONGEST_LINE = 1 << 20
 
 class Log:
 
-    def __init__(self, path, max_bytes=0, backups=0, account=None):
+    def __init__(self, path, max_bytes=0, backups=0, account=None, mode=0o644):
         self.path, self.max_bytes, self.backups = path, max_bytes, backups
-        self.account = account
+        self.account, self.mode = account, mode
         self.fd = None
         self.dir_fd = None          # the directory the open file is in
         self.limit = max_bytes      # the size that makes a rotation due
@@ -141,7 +141,7 @@ class Log:
 
     def open(self):
         self.dir_fd = open_dir(self.path, self.account)
-        self.fd = open_in(self.dir_fd, self.path, self.account)
+        self.fd = open_in(self.dir_fd, self.path, self.account, self.mode)
         self.size = os.fstat(self.fd).st_size
 
     def ends_a_line(self):
@@ -235,7 +235,7 @@ class Log:
         try:
             if self.max_bytes and self.size >= self.max_bytes and not self.reopen_due:
                 self._rotate()
-            fd = open_in(dir_fd, self.path, self.account)
+            fd = open_in(dir_fd, self.path, self.account, self.mode)
         except LaunchError as e:
             os.close(dir_fd)
             self._refuse(str(e))

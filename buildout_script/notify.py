@@ -47,7 +47,7 @@ def _given_to_running(settings):
     its environment carries the service's mark)."""
     from . import process
     from .program import mark
-    from .state import ServiceFiles, StateError
+    from .servicefiles import ServiceFiles, StateError
     try:                                # the record, as every command trusts it
         record = ServiceFiles(settings['pid-dir'], settings['name']).read_program()
     except StateError:

@@ -159,6 +159,35 @@ def family(ident, group, mark=None):
             for f in found.values() if f and f.state != 'Z'}
 
 
+def children(pid):
+    """The PIDs of the children of ``pid`` (Linux 3.5+: /proc/PID/task/TID/children),
+    without a look at any other process; None where the kernel cannot say."""
+    found = []
+    try:
+        for tid in os.listdir('/proc/%d/task' % pid):
+            with open('/proc/%d/task/%s/children' % (pid, tid), 'rb') as f:
+                found.extend(int(word) for word in f.read().split())
+    except FileNotFoundError:
+        return []                       # gone
+    except OSError:
+        return None
+    return found
+
+
+def descendants(pid):
+    """The PIDs of every live descendant of ``pid``, found from the top down
+    through children(): a cost that grows with the family, not with the
+    machine.  None where the kernel cannot say."""
+    found, todo = [], [pid]
+    while todo:
+        below = children(todo.pop())
+        if below is None:
+            return None
+        found.extend(below)
+        todo.extend(below)
+    return found
+
+
 def leads_group(ident):
     """True while our leader (alive or a zombie) still holds its PID: then
     the group named by that PID can only be ours."""

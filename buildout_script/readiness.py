@@ -29,10 +29,18 @@ class Readiness:
         """EXTEND_TIMEOUT_USEC=: the program asks for ``seconds`` more from now."""
         self.deadline = max(self.deadline, time.monotonic() + seconds)
 
-    def judge(self, said_ready=False):
+    def needs_probe(self):
+        """Is ``ready`` a probe (tcp, http(s), exec) to run before judging?"""
+        return self.ready not in (None, 'notify') and self.alive_for is None
+
+    def probe_timeout(self):
+        """How long the next probe may take: at most 2 s, never past the deadline."""
+        return max(0.05, min(self.deadline - time.monotonic(), 2.0))
+
+    def judge(self, said_ready=False, probed=None):
         """(verdict, detail): READY; WAITING (ask again later); or LATE (not
-        ready in time).  ``said_ready``: READY=1 has come (``notify``).
-        A probe runs here, for at most 2 s and never past the deadline."""
+        ready in time).  ``said_ready``: READY=1 has come (``notify``);
+        ``probed``: (passed, detail) of the probe just run (needs_probe)."""
         if self.ready is None:
             return READY, 'started'
         now = time.monotonic()
@@ -45,7 +53,7 @@ class Readiness:
                 return READY, 'alive for %gs' % self.alive_for
             detail = 'not yet alive for %gs' % self.alive_for
         else:
-            ok, detail = probe.run(self.ready, max(0.05, min(self.deadline - now, 2.0)))
+            ok, detail = probed
             if ok:
                 return READY, detail
         if time.monotonic() >= self.deadline:
@@ -68,7 +76,9 @@ def wait(child, ready, timeout, listener=None, mark=None, uid=None):
         code = child.poll()
         if code is not None:
             return False, describe_exit(code)
-        verdict, detail = readiness.judge(said)
+        probed = probe.run(ready, readiness.probe_timeout()) if readiness.needs_probe() \
+            else None
+        verdict, detail = readiness.judge(said, probed)
         if verdict == READY:
             return True, detail
         if verdict == LATE:

@@ -26,7 +26,7 @@ import sys
 
 from . import lifecycle
 from . import modes
-from .state import StateError
+from .servicefiles import StateError
 
 ACTIONS = ('status', 'start', 'stop', 'restart', 'check')
 FLAGS = {'status': ('--json',), 'check': ('-v', '--verbose', '--no-restart')}

@@ -1,4 +1,4 @@
-"""Supervised mode (``--supervise``): a keeper per service, real kills."""
+"""Supervised mode (``--supervise``): the pid dir's keeper, real kills."""
 
 import json
 import os
@@ -40,9 +40,8 @@ def test_start_runs_a_keeper_that_ps_names_and_the_program_as_its_child(kept):
     program = svc.start_ok()
     keeper = proc(keeper_pid(svc))
     assert program.ppid() == keeper.pid
-    assert keeper.cmdline()[1:] == ['-S', '-m', 'buildout_script.keeper', 'svc',
-                                    str(svc.pid_dir)]
-    assert keeper.name() == 'keep:svc'
+    assert keeper.cmdline()[1:] == ['-S', '-m', 'buildout_script.keeper', str(svc.pid_dir)]
+    assert keeper.name() == 'keeper'
     st = status_of(svc)
     assert st['state'] == 'running' and st['pid'] == program.pid
     assert st['keeper'] == keeper.pid and st['supervised'] and st['restarts'] == 0

@@ -103,26 +103,30 @@ def test_a_state_file_replaced_while_it_is_read_is_read_not_refused(tmp_path):
     import threading
     import time
     from buildout_script import process
-    from buildout_script.state import ServiceFiles
+    from buildout_script.servicefiles import ServiceFiles
+    from buildout_script.states import Record
     run = tmp_path / 'run'
     run.mkdir()
     files = ServiceFiles(str(run), 'svc')
     me = process.identity(os.getpid())
     done = threading.Event()
+    written = []
 
     def rewrite():
-        n = 0
         while not done.is_set():
-            files.write_keeper(me, {'restarts': n})
-            n += 1
+            files.write_keeper(me, Record({'restarts': len(written)}))
+            written.append(1)
 
     writer = threading.Thread(target=rewrite)
     writer.start()
+    reads = 0
     try:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
-            ident, fields = files.read_keeper()     # raised StateError ("0 hard links")
-            assert ident in (None, me) and int(fields.get('restarts', 0)) >= 0
+            ident, record = files.read_keeper()     # raised StateError ("0 hard links")
+            assert ident in (None, me) and record.get('restarts', 0) >= 0
+            reads += 1
     finally:
         done.set()
         writer.join()
+    assert len(written) > 100 and reads > 100, (len(written), reads)

@@ -37,7 +37,7 @@ from buildout_script import logfiles
 from buildout_script import modes
 from buildout_script import order
 from buildout_script import program
-from buildout_script.state import StateError
+from buildout_script.servicefiles import StateError
 from buildout_script.recipes import crontab
 from buildout_script.recipes import logrotate
 from buildout_script.recipes import supervisor

@@ -12,8 +12,17 @@
     NAME.starting   present while start launches the program and waits for it
                     to be ready: "PID|- STARTER-IDENTITY"
     NAME.keeper     in supervised mode: "keeper PID START BOOT", then what the
-                    keeper knows ("state running", "restarts 2", ...)
-    NAME.keeper.lock  flock()ed by the keeper for its whole life
+                    keeper knows of the service ("state running", "restarts 2";
+                    the fields are states.FIELDS)
+    NAME.kept       in supervised mode: the settings (and the environment of
+                    the start) a keeper needs to take the service over (0600)
+
+and, for the pid dir's one keeper (KeeperFiles; a service name cannot
+start with a dot, so these are no service's):
+
+    .keeper.lock    flock()ed by the keeper for its whole life: one keeper
+    .keeper.sock    where it answers requests (wire.py), mode 0600
+    .keeper.log     what it has to say that concerns no one service
 
 Trust: the pid dir is opened once, component by component (trusted.py), and
 must be one nobody else can write; every file is opened relative to it,
@@ -35,6 +44,7 @@ from . import trusted
 from .process import Identity
 
 READ_LIMIT = 4096               # a state file is a line or two
+KEPT_LIMIT = 1 << 20            # NAME.kept: settings and an environment
 
 
 class StateError(Exception):
@@ -60,6 +70,28 @@ class Record:
 NO_RECORD = Record(None, None, False)
 
 
+def open_pid_dir(path, create=False, sticky_ok=False):
+    """A descriptor of the pid dir ``path`` once it is proven safe (ours or
+    root's, writable by nobody else), or None if it does not exist (and not
+    ``create``).  StateError says why not."""
+    try:
+        fd = trusted.open_directory(path, create=create)
+    except FileNotFoundError:
+        return None
+    except trusted.Untrusted as e:
+        raise StateError(str(e), configuration=True)
+    except PermissionError:
+        raise StateError('cannot create or read the pid dir %s: permission denied'
+                         % path, permission=True)
+    except OSError as e:
+        raise StateError('cannot use the pid dir %s: %s' % (path, e.strerror))
+    why = trusted.refuse_directory(path, os.fstat(fd), {os.geteuid()}, 'pid dir', sticky_ok)
+    if why:
+        os.close(fd)
+        raise StateError(why, configuration=True)
+    return fd
+
+
 class ServiceFiles:
 
     def __init__(self, pid_dir, name, sticky_ok=False):
@@ -75,7 +107,7 @@ class ServiceFiles:
         self.settings = os.path.join(pid_dir, name + '.settings')
         self.starting = os.path.join(pid_dir, name + '.starting')
         self.keeper = os.path.join(pid_dir, name + '.keeper')
-        self.keeper_lock = os.path.join(pid_dir, name + '.keeper.lock')
+        self.kept = os.path.join(pid_dir, name + '.kept')
         self._fd = None                 # the pid dir, while the lock is held
 
     # -- the pid dir --------------------------------------------------------
@@ -83,23 +115,7 @@ class ServiceFiles:
     def open_dir(self, create=False):
         """A descriptor of the pid dir once it is proven safe, or None if it
         does not exist (and not ``create``)."""
-        try:
-            fd = trusted.open_directory(self.dir, create=create)
-        except FileNotFoundError:
-            return None
-        except trusted.Untrusted as e:
-            raise StateError(str(e), configuration=True)
-        except PermissionError:
-            raise StateError('cannot create or read the pid dir %s: permission denied'
-                             % self.dir, permission=True)
-        except OSError as e:
-            raise StateError('cannot use the pid dir %s: %s' % (self.dir, e.strerror))
-        why = trusted.refuse_directory(self.dir, os.fstat(fd), {os.geteuid()}, 'pid dir',
-                                       self.sticky_ok)
-        if why:
-            os.close(fd)
-            raise StateError(why, configuration=True)
-        return fd
+        return open_pid_dir(self.dir, create, self.sticky_ok)
 
     def prepare(self):
         """Create the pid dir if needed and refuse one that others could write."""
@@ -273,30 +289,24 @@ class ServiceFiles:
     # -- the keeper (supervised mode) ----------------------------------------------
 
     def read_keeper(self):
-        """(Identity of the keeper, {field: text}), or (None, {}) if there
-        is no keeper record (or not one we wrote)."""
+        """(Identity of the keeper, its states.Record of this service), or
+        (None, an empty Record) if there is no keeper record (or not one we
+        wrote)."""
+        from .states import Record
         with _InDir(self) as fd:
             text = self._read(fd, self.keeper)
-        if not text:
-            return None, {}
-        lines = text.splitlines()
-        words = lines[0].split()
+        lines = (text or '').splitlines()
+        words = lines[0].split() if lines else []
         if words[:1] != ['keeper']:
-            return None, {}
+            return None, Record()
         try:
             ident = Identity.from_text(' '.join(words[1:]))
         except ValueError:
-            return None, {}
-        fields = {}
-        for line in lines[1:]:
-            key, _, value = line.partition(' ')
-            fields[key] = value
-        return ident, fields
+            return None, Record()
+        return ident, Record.from_lines(lines[1:])
 
-    def write_keeper(self, ident, fields):
-        lines = ['keeper %s' % (ident,)] + [
-            '%s %s' % (key, ' '.join(str(value).split()))
-            for key, value in fields.items() if value is not None]
+    def write_keeper(self, ident, record):
+        lines = ['keeper %s' % (ident,)] + record.lines()
         with _InDir(self, create=True) as fd:
             self._replace(fd, self.keeper, '\n'.join(lines) + '\n')
 
@@ -304,10 +314,30 @@ class ServiceFiles:
         with _InDir(self) as fd:
             self._remove(fd, self.keeper)
 
-    def open_keeper_lock(self):
-        """The keeper's own lock (mode 0600), which it holds for its life."""
+    def read_kept(self):
+        """What a keeper needs to take the service over (its settings and
+        the environment its start was asked from), or None: NAME.kept, in
+        marshal form, private to the keeper's user."""
+        import marshal
+        with _InDir(self) as fd:
+            data = self._read(fd, self.kept, limit=KEPT_LIMIT, text=False)
+        if not data:
+            return None
+        try:
+            kept = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
+            return None
+        return kept if isinstance(kept, dict) and isinstance(kept.get('settings'), dict) \
+            else None
+
+    def write_kept(self, kept):
+        import marshal
         with _InDir(self, create=True) as fd:
-            return self._open(fd, self.keeper_lock, os.O_RDWR | os.O_CREAT, 0o600)
+            self._replace(fd, self.kept, marshal.dumps(kept), mode=0o600)
+
+    def clear_kept(self):
+        with _InDir(self) as fd:
+            self._remove(fd, self.kept)
 
     # -- serialising control commands -------------------------------------------
 
@@ -344,8 +374,8 @@ class ServiceFiles:
             raise StateError('cannot open %s: %s' % (path, e.strerror),
                              configuration=e.errno == errno.EISDIR)
 
-    def _read(self, fd, path):
-        """The text of a state file we may trust, None if there is none."""
+    def _read(self, fd, path, limit=READ_LIMIT, text=True):
+        """The text (or bytes) of a state file we may trust, None if there is none."""
         if fd is None:
             return None
         f = self._open(fd, path, os.O_RDONLY, missing_ok=True)
@@ -355,19 +385,25 @@ class ServiceFiles:
             why = trusted.refuse_file(path, os.fstat(f), {os.geteuid()})
             if why:
                 raise StateError(why)
-            data = os.read(f, READ_LIMIT + 1)
+            data = b''
+            while len(data) <= limit:
+                chunk = os.read(f, limit + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
         except OSError as e:
             raise StateError('cannot read %s: %s' % (path, e.strerror))
         finally:
             os.close(f)
-        if len(data) > READ_LIMIT:
+        if len(data) > limit:
             raise StateError('%s is larger than %d bytes: not one of ours; refusing to'
-                             ' read it (remove it)' % (path, READ_LIMIT))
-        return data.decode(errors='replace')
+                             ' read it (remove it)' % (path, limit))
+        return data.decode(errors='replace') if text else data
 
     def _replace(self, fd, path, text, durable=False, mode=0o644):
         name = os.path.basename(path)
         tmp = '%s.%d.tmp' % (name, os.getpid())
+        data = text.encode() if isinstance(text, str) else text
         try:
             try:
                 os.unlink(tmp, dir_fd=fd)
@@ -377,7 +413,6 @@ class ServiceFiles:
                         | os.O_CLOEXEC, mode, dir_fd=fd)
             try:
                 os.fchmod(f, mode)              # whatever the umask: not others'
-                data = text.encode()
                 while data:
                     data = data[os.write(f, data):]
                 if durable:
@@ -533,3 +568,31 @@ def holder(fd):
     except (OSError, ValueError, IndexError):
         pass
     return 'another process'
+
+
+class KeeperFiles:
+    """The pid dir's own files, for its one keeper: the lock it holds for
+    its life, the socket it answers on, and which services it keeps
+    (those with a NAME.kept)."""
+
+    LOCK, SOCKET, NOTES, KEPT = '.keeper.lock', '.keeper.sock', '.keeper.log', '.kept'
+
+    def __init__(self, pid_dir):
+        self.dir = pid_dir
+        self.lock_path = os.path.join(pid_dir, self.LOCK)
+        self.socket_path = os.path.join(pid_dir, self.SOCKET)
+
+    def open_dir(self, create=False):
+        return open_pid_dir(self.dir, create)
+
+    def open_lock(self, dir_fd):
+        """The keeper's lock (mode 0600): it holds it for its whole life."""
+        files = ServiceFiles(self.dir, 'keeper')
+        return files._open(dir_fd, self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def kept_names(self, dir_fd):
+        """The services with a NAME.kept in the pid dir: those a keeper
+        keeps (or kept, until it was killed)."""
+        return sorted(entry[:-len(self.KEPT)] for entry in os.listdir(dir_fd)
+                      if entry.endswith(self.KEPT) and not entry.startswith('.')
+                      and len(entry) > len(self.KEPT))
