@@ -693,6 +693,7 @@ class Kept:
             return
         if self.want == states.UP:            # it ended while no keeper ran
             self.child = program.ident
+            self.adopted = True                 # what it left went elsewhere
             self.last_exit = 'ended while no keeper ran (status unknown)'
             self.ended_by_itself()
         else:

@@ -195,8 +195,19 @@ def outcome(reply):
 # -- the commands ------------------------------------------------------------------------
 
 def start(settings, files):
-    """Hand the service to the keeper; answered once it is ready (or not)."""
+    """Hand the service to the keeper; answered once it is ready (or not).
+    A program that no keeper keeps and that is not running may have left
+    processes (it ran in the cron mode, or under a keeper that is gone):
+    they are ended first, as the cron mode's start ends them."""
     files.clear_stopped()
+    keeper, _ = keeper_of(files)
+    record = files.read_program()
+    if keeper is None and not (record.ident is not None and process.is_running(record.ident)):
+        left = lifecycle.clear_leftovers(settings, files, record)
+        if left.alive:
+            what = 'an earlier start' if record.pid is None else 'pid %d' % record.pid
+            return Outcome(lifecycle.FAILED, '%s not started: what %s left behind survives'
+                           ' KILL: %s' % (settings['name'], what, left.survivors()))
     return outcome(ask('start', settings))
 
 
