@@ -83,11 +83,12 @@ class Timer:
 
 
 class Connection:
-    """A command's request, read until it shuts its side, then its answer."""
-    __slots__ = ('sock', 'data', 'out')
+    """A command's request, read until it shuts its side, then its answer.
+    ``refused``: the uid of a peer that may not use the keeper."""
+    __slots__ = ('sock', 'data', 'out', 'refused')
 
-    def __init__(self, sock):
-        self.sock, self.data, self.out = sock, b'', None
+    def __init__(self, sock, refused=None):
+        self.sock, self.data, self.out, self.refused = sock, b'', None, refused
 
 
 class Keeper:
@@ -320,13 +321,8 @@ class Keeper:
                 return
             _, uid, _ = wire.peer(sock)
             sock.setblocking(False)
-            connection = Connection(sock)
+            connection = Connection(sock, None if wire.may_use(uid, self.owner) else uid)
             self.connections[sock.fileno()] = connection
-            if not wire.may_use(uid, self.owner):
-                self.send(connection, {'code': 4, 'message': 'refused: uid %d may not use'
-                                       ' the keeper of %s (only root and its owner)'
-                                       % (uid, self.pid_dir)})
-                continue
             self.watch(sock.fileno(), self.on_request_data)
 
     def on_request_data(self, fd):
@@ -344,6 +340,11 @@ class Keeper:
         self.unwatch(fd)
         if chunk is None or len(connection.data) > wire.LIMIT:
             self.close(connection)
+            return
+        if connection.refused is not None:      # its request goes unread
+            self.send(connection, {'code': 4, 'message': 'refused: uid %d may not use the'
+                                   ' keeper of %s (only root and its owner)'
+                                   % (connection.refused, self.pid_dir)})
             return
         try:
             request = wire.decode(connection.data)

@@ -315,6 +315,9 @@ class Kept:
             self.answer(None, LAUNCH_CODES.get(getattr(e, 'kind', None), 1), self.message)
             self.forget()
             return
+        if self.restart_note:
+            self.note(self.restart_note % self.child.pid)
+            self.restart_note = None
         self.move(states.STARTING)
         self.readiness = readiness.Readiness(self.settings['ready'],
                                              self.settings['start-timeout'])
@@ -341,9 +344,6 @@ class Kept:
         self.follow(proc.pid, process.identity(proc.pid), ours=True)
         self.generation += 1
         self.message = None
-        if self.restart_note:
-            self.note(self.restart_note % self.child.pid)
-            self.restart_note = None
         try:
             self.files.record_program(self.child, group=True)
             text = fingerprint.record_text(self.given)
