@@ -178,8 +178,8 @@ class Keeper:
         for name in self.files.kept_names(self.dir_fd):
             self.take_over(name)
         # Were it to keep nothing and hear from nobody (its command was
-        # killed), this wakes it to end.
-        self.later(IDLE_END, lambda: None)
+        # killed), this wakes it to end; the first request cancels it.
+        self.first_wait = self.later(IDLE_END, lambda: None)
 
     def listen(self):
         """``.keeper.sock``: ours alone to bind while we hold the lock, so
@@ -312,6 +312,7 @@ class Keeper:
     # -- requests ---------------------------------------------------------------------
 
     def on_connect(self, fd):
+        self.first_wait.cancel()
         while True:
             try:
                 sock, _ = self.listener.accept()
