@@ -35,6 +35,15 @@ if the service ran < 1 s; zdaemon backs off if it ran < backoff-limit
 round therefore waits --settle seconds (default 1.3) after the successor
 started before killing it, so no rival's anti-flapping delay is triggered.
 
+Many services.  With --services N (default 1), every rival keeps N - 1
+other programs (`sleep`, quiet) beside the marker, each as it keeps
+several: ours, N services in the same pid dir, so one keeper keeps them
+all; supervisord, N [program:] sections in one supervisord; runsv, N runsv
+processes (one per service, as runsvdir would run them); zdaemon, N
+zdaemon/zdrun pairs.  baseline-py keeps the marker alone (it is a floor,
+not a supervisor).  The others are started before the first kill and left
+alone; only the marker is killed.
+
 The bench installs nothing.  It stops every process it started at the end,
 also on Ctrl-C or SIGTERM (supervisor first, then any leftover it knows of).
 
@@ -42,6 +51,8 @@ Usage:
   python3 bench_restart.py [--rounds 15] [--zdaemon /tmp/research/venv/bin/zdaemon]
   python3 bench_restart.py --build-marker /some/dir/marker   # build only
   python3 bench_restart.py --ours bin/democtl --ours-marker var/demo/marker.out
+  python3 bench/bench_restart.py --only zdaemon,runsv,ours --services 20 \
+      --zdaemon bench/.scratch/venv/bin/zdaemon         # one keeper keeps 20
   python3 bench/bench_restart.py --only zdaemon,runsv,ours \
       --zdaemon /path/to/venv/bin/zdaemon              # what bench/README.txt shows
 """
@@ -190,6 +201,35 @@ def reap_leftovers(workdir, grace=2.0):
         kill_pid(p)
 
 
+def other_program(a, rival, i):
+    """argv of the i-th quiet program a rival keeps beside the marker: a
+    sleep whose argument carries the run's tag (found and killed by it)."""
+    return [shutil.which("sleep") or "/bin/sleep", f"{a.tag}{rival}{i:03d}"]
+
+
+def kill_tagged(tag):
+    """SIGKILL every `sleep TAG...` left (the last resort of a cleanup)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")[:-1]
+        except OSError:
+            continue
+        if len(argv) == 2 and argv[0].endswith(b"sleep") and argv[1].startswith(tag.encode()):
+            kill_pid(int(d))
+
+
+def parallel(calls, jobs=4):
+    """Run the callables a few at a time (starting 19 zdaemons one by one
+    takes 19 s); the first exception is raised once all are done."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(jobs) as pool:
+        for future in [pool.submit(c) for c in calls]:
+            future.result()
+
+
 def build_marker(dest):
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -262,13 +302,12 @@ def _rounds(name, marker_file, rounds, settle, timeout, pid_of, first):
 # --- rivals ------------------------------------------------------------------
 
 def measure_zdaemon(exe, marker, work, a):
-    d = os.path.join(work, "zd")
-    os.makedirs(d)
-    mf = os.path.join(d, "marker.out")
-    conf = os.path.join(d, "zdaemon.conf")
-    with open(conf, "w") as f:
-        f.write(f"""<runner>
-  program {marker} {mf}
+    def zdaemon(d, program):
+        os.makedirs(d)
+        conf = os.path.join(d, "zdaemon.conf")
+        with open(conf, "w") as f:
+            f.write(f"""<runner>
+  program {' '.join(program)}
   socket-name {d}/zdsock
   backoff-limit 1
   forever true
@@ -276,22 +315,41 @@ def measure_zdaemon(exe, marker, work, a):
   transcript {d}/transcript.log
 </runner>
 """)
-    def stop():
-        subprocess.run([exe, "-C", conf, "stop"], capture_output=True, timeout=30)
-    CLEAN.push(lambda: reap_leftovers(d), "zdaemon leftovers")
-    CLEAN.push(stop, "zdaemon stop")
-    r = subprocess.run([exe, "-C", conf, "start"], capture_output=True, text=True,
-                       timeout=60)
-    if r.returncode != 0:
-        raise Skip(f"zdaemon start failed: {r.stdout}{r.stderr}")
+        def stop():
+            subprocess.run([exe, "-C", conf, "stop"], capture_output=True, timeout=30)
+        CLEAN.push(lambda: reap_leftovers(d), "zdaemon leftovers")
+        CLEAN.push(stop, "zdaemon stop")
+        r = subprocess.run([exe, "-C", conf, "start"], capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode != 0:
+            raise Skip(f"zdaemon start failed: {r.stdout}{r.stderr}")
+
+    parallel(lambda i=i: zdaemon(os.path.join(work, f"zd{i:03d}"),
+                                 other_program(a, 1, i)) for i in range(2, a.services + 1))
+    d = os.path.join(work, "zd")
+    mf = os.path.join(d, "marker.out")
+    zdaemon(d, [marker, mf])
     return measure_rounds("zdaemon", mf, a.rounds, a.settle, a.timeout)
 
 
 def measure_runsv(exe, marker, work, a):
+    for i in range(2, a.services + 1):
+        d = os.path.join(work, f"rs{i:03d}")
+        os.makedirs(d)
+        with open(os.path.join(d, "run"), "w") as f:
+            f.write("#!/bin/sh\nexec %s\n" % " ".join(other_program(a, 2, i)))
+        os.chmod(os.path.join(d, "run"), 0o755)
+        runsv(exe, d)
     d = os.path.join(work, "rs")
     os.makedirs(d)
     os.symlink(marker, os.path.join(d, "run"))  # runsv execs ./run, cwd = d
     mf = os.path.join(d, "marker.out")
+    runsv(exe, d)
+    return measure_rounds("runsv", mf, a.rounds, a.settle, a.timeout)
+
+
+def runsv(exe, d):
+    """One runsv for the service dir d (as runsvdir would start it)."""
     with open(os.path.join(d, "runsv.log"), "wb") as errlog:
         proc = subprocess.Popen([exe, d], stdin=subprocess.DEVNULL, stdout=errlog,
                                 stderr=errlog, start_new_session=True)
@@ -309,7 +367,6 @@ def measure_runsv(exe, marker, work, a):
         proc.wait()
     CLEAN.push(lambda: reap_leftovers(d), "runsv leftovers")
     CLEAN.push(stop, "runsv stop")
-    return measure_rounds("runsv", mf, a.rounds, a.settle, a.timeout)
 
 
 def measure_supervisord(exe, marker, work, a):
@@ -331,6 +388,15 @@ autorestart=true
 startsecs=1
 startretries=1000
 stdout_logfile={d}/marker.log
+redirect_stderr=true
+""")
+        for i in range(2, a.services + 1):
+            f.write(f"""
+[program:other{i:03d}]
+command={' '.join(other_program(a, 3, i))}
+directory={d}
+autorestart=true
+stdout_logfile={d}/other{i:03d}.log
 redirect_stderr=true
 """)
     with open(os.path.join(d, "stdout.log"), "wb") as errlog:
@@ -413,6 +479,17 @@ def measure_keeper(marker, work, a):
            "--log-dir", d + "/log", "--restart-delay", "0", "--restart-limit", "100000"]
     run = lambda *action: [*ctl, *action]
     os.environ.update(PYTHONPATH=root)      # for the ctl commands measure_ours runs
+
+    def other(i, action):
+        argv = [*ctl[:4], f"other{i:03d}", "--program", " ".join(other_program(a, 4, i)),
+                *ctl[7:], action]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise Skip(f"ours: {' '.join(argv)} failed: {r.stdout}{r.stderr}")
+    # Pushed first, so run last: the keeper ends with the last service.
+    CLEAN.push(lambda: parallel(lambda i=i: other(i, "stop")
+                                for i in range(2, a.services + 1)), "ours: the others stop")
+    parallel(lambda i=i: other(i, "start") for i in range(2, a.services + 1))
     return measure_ours(run("start"), run("stop"), run("pid"), mf, a)
 
 
@@ -454,6 +531,9 @@ def main():
     p.add_argument("--only", help="comma list of rivals to run "
                    "(zdaemon,runsv,supervisord,baseline-py,ours)")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--services", type=int, default=1,
+                   help="programs each rival keeps, the marker included: ours "
+                        "keeps them in one pid dir, under one keeper")
     p.add_argument("--ours", metavar="CTL_SCRIPT",
                    help="generated bin/NAMEctl whose program is the marker")
     p.add_argument("--ours-marker", metavar="FILE",
@@ -472,6 +552,11 @@ def main():
         return 0
     if a.ours and not a.ours_marker:
         p.error("--ours needs --ours-marker FILE")
+    if a.ours and a.services != 1:
+        p.error("--services is for ours from this checkout, not with --ours")
+    if a.services < 1:
+        p.error("--services must be at least 1")
+    a.tag = "8%04d." % (os.getpid() % 10000)   # of the others' sleeps
 
     only = set(a.only.split(",")) if a.only else None
     want = lambda n: only is None or n in only
@@ -485,11 +570,15 @@ def main():
     work = tempfile.mkdtemp(prefix="benchrs-", dir=a.base)
     CLEAN.push(lambda: shutil.rmtree(work, ignore_errors=True), "temp dir")
     CLEAN.push(lambda: reap_leftovers(work), "anything left in the temp dir")
+    CLEAN.push(lambda: kill_tagged(a.tag), "the other programs left")
     results, skipped = {}, {}
     try:
         marker, kind = build_marker(os.path.join(work, "marker"))
         log(f"marker: {marker} ({kind}), rounds={a.rounds}, settle={a.settle}s, "
             f"cpus={os.cpu_count()}, kernel={os.uname().release}")
+        log(f"services: {a.services} kept by each rival (the marker and "
+            f"{a.services - 1} others), baseline-py keeps the marker alone; "
+            f"load {' '.join(open('/proc/loadavg').read().split()[:3])}")
 
         rivals, rounds = [], {}
         zd = a.zdaemon or shutil.which("zdaemon") or shutil.which("zdctl")
