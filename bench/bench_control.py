@@ -37,7 +37,17 @@ is measured from Popen to a blocking wait's return with ``time.perf_counter``.
 Output of the controllers goes to files, not pipes, so a daemon that keeps an
 inherited pipe open cannot make a command look slow (or hang the bench).
 
-Usage:  python3 bench/bench_control.py [--runs N] [--keep]
+Two checkouts side by side: ``--also DIR`` adds a generated script run from
+another checkout of buildout_script (say a worktree of the commit before a
+change: ``git worktree add /tmp/before COMMIT``), timed in the same rounds,
+and the report gives the difference of the medians, this checkout's minus
+the other's.  ``--supervise`` renders ours (both checkouts) with ``supervise
+= true``, so start, stop and the check go through the keeper.  ``--only``
+picks the controllers by their short names (script, -m, zdaemon,
+supervisor, also).
+
+Usage:  python3 bench/bench_control.py [--runs N] [--keep] [--supervise]
+            [--also DIR] [--only script,-m,zdaemon,supervisor,also]
 """
 
 import argparse
@@ -88,11 +98,11 @@ def ensure_venv():
         subprocess.run([str(VPY), '-m', 'pip', 'install', '-q'] + REQUIREMENTS, check=True)
 
 
-def compile_ours():
+def compile_ours(root=REPO):
     """pip byte-compiled the rivals when it installed them; do the same for
     ours, so that PYTHONDONTWRITEBYTECODE (set on some machines) does not
     leave our modules to be compiled on every run."""
-    subprocess.run([str(VPY), '-m', 'compileall', '-q', str(REPO / 'buildout_script')],
+    subprocess.run([str(VPY), '-m', 'compileall', '-q', str(root / 'buildout_script')],
                    check=True)
 
 
@@ -228,36 +238,46 @@ def clean_env():
 class OursModule(Controller):
     """``python -m buildout_script.ctl --name ... ACTION`` from the repo root."""
     label = 'python -m buildout_script.ctl'
+    short = '-m'
 
-    def __init__(self, tmp, tag):
+    def __init__(self, tmp, tag, root=REPO, supervise=False):
         super().__init__(tmp, tag)
-        self.cwd = REPO
-        self.env['PYTHONPATH'] = str(REPO)
+        self.cwd = root
+        self.env['PYTHONPATH'] = str(root)
+        self.supervise = supervise
 
     def argv(self, action):
         module = 'check' if action == 'check' else 'ctl'
         action = [] if action == 'check' else [action]
         return [str(VPY), '-m', 'buildout_script.' + module, '--name', 'bench',
                 '--program', shlex.join(self.program),
-                '--pid-dir', str(self.tmp / 'run'), '--log-dir', str(self.tmp / 'log'), *action]
+                '--pid-dir', str(self.tmp / 'run'), '--log-dir', str(self.tmp / 'log'),
+                '--supervise', 'true' if self.supervise else 'false', *action]
 
 
 class OursScript(Controller):
-    """A script shaped like the recipe's output: settings as a literal, then main()."""
+    """A script shaped like the recipe's output: settings as a literal, then
+    main().  ``root``: the checkout of buildout_script it runs (this one, or
+    another given with --also); ``supervise``: the service's setting."""
     label = 'ctl (generated script)'
+    short = 'script'
 
-    def __init__(self, tmp, tag):
+    def __init__(self, tmp, tag, root=REPO, supervise=False, label=None, short=None,
+                 name='bench'):
         super().__init__(tmp, tag)
-        self.cwd = REPO
-        self.script = self.tmp / 'benchctl'
-        self.check_script = self.tmp / 'bench-check'
+        self.root, self.supervise, self.name = Path(root), supervise, name
+        self.label, self.short = label or self.label, short or self.short
+        self.cwd = self.root
+        self.script = self.tmp / (name + 'ctl')
+        self.check_script = self.tmp / (name + '-check')
 
     def prepare(self):
-        raw = {'name': 'bench', 'program': shlex.join(self.program),
-               'pid-dir': str(self.tmp / 'run'), 'log-dir': str(self.tmp / 'log')}
+        raw = {'name': self.name, 'program': shlex.join(self.program),
+               'pid-dir': str(self.tmp / 'run'), 'log-dir': str(self.tmp / 'log'),
+               'supervise': 'true' if self.supervise else 'false'}
         # Render the settings with the same interpreter the script will run on.
         code = ('import sys; sys.path[0:0] = [%r]; from buildout_script.config import parse; '
-                'print(repr(parse(%r)))' % (str(REPO), raw))
+                'print(repr(parse(%r)))' % (str(self.root), raw))
         settings = subprocess.run([str(VPY), '-c', code], capture_output=True, text=True,
                                   env=clean_env(), check=True).stdout.strip()
         for command, path in (('ctl', self.script), ('check', self.check_script)):
@@ -268,7 +288,8 @@ class OursScript(Controller):
                 'from buildout_script.%s import main\n'
                 'SETTINGS = %s\n'
                 'if __name__ == "__main__":\n'
-                '    sys.exit(main(sys.argv[1:], SETTINGS))\n' % (VPY, str(REPO), command, settings))
+                '    sys.exit(main(sys.argv[1:], SETTINGS))\n' % (VPY, str(self.root), command,
+                                                                 settings))
             path.chmod(0o755)
 
     def argv(self, action):
@@ -280,6 +301,7 @@ class OursScript(Controller):
 class Zdaemon(Controller):
     """``zdaemon -C zdaemon.conf ACTION``; start waits until zdrun reports the pid."""
     label = 'zdaemon'
+    short = 'zdaemon'
 
     def prepare(self):
         self.conf = self.tmp / 'zdaemon.conf'
@@ -299,6 +321,7 @@ class Zdaemon(Controller):
 class Supervisor(Controller):
     """``supervisorctl -c supervisord.conf ACTION bench`` against one resident supervisord."""
     label = 'supervisord'
+    short = 'supervisor'
 
     def __init__(self, tmp, tag):
         super().__init__(tmp, tag)
@@ -356,7 +379,18 @@ class Supervisor(Controller):
         kill_tagged(self.tag)
 
 
-CONTROLLERS = [OursScript, OursModule, Zdaemon, Supervisor]
+def controllers_for(args):
+    """(short name, factory(tmp, tag)) of each controller the run compares."""
+    made = [('script', lambda tmp, tag: OursScript(tmp, tag, supervise=args.supervise)),
+            ('-m', lambda tmp, tag: OursModule(tmp, tag, supervise=args.supervise)),
+            ('zdaemon', Zdaemon), ('supervisor', Supervisor)]
+    if args.also:
+        made.append(('also', lambda tmp, tag: OursScript(
+            tmp, tag, root=Path(args.also).resolve(), supervise=args.supervise,
+            label='ctl (%s)' % args.also, short='also')))
+    if args.only:
+        made = [(short, factory) for short, factory in made if short in args.only]
+    return [factory for _, factory in made]
 
 
 # --------------------------------------------------------------------------
@@ -406,12 +440,12 @@ def proc_state(pid):
         return None
 
 
-def bench(runs, keep):
+def bench(runs, keep, factories):
     tag_base = '3600.%d' % (os.getpid() % 100000)
     tmps, controllers, notes = [], [], []
     baseline = []       # `python -c pass`, once per round: the floor every column stands on
     try:
-        for i, cls in enumerate(CONTROLLERS):
+        for i, cls in enumerate(factories):
             tmp = tempfile.mkdtemp(prefix='bench_control-')
             tmps.append(tmp)
             ctl = cls(tmp, '%s%d' % (tag_base, i + 1))
@@ -481,8 +515,7 @@ def table(header, rows):
     return [line(header), line(['-' * w for w in widths])] + [line(r) for r in rows]
 
 
-def report(controllers, notes, baseline, runs, argv):
-    by = {c.label: c for c in controllers}
+def report(controllers, notes, baseline, runs, argv, supervise=False):
     labels = [c.label for c in controllers]
     lines = [
         'command:    %s' % ' '.join(shlex.quote(a) for a in argv),
@@ -494,7 +527,9 @@ def report(controllers, notes, baseline, runs, argv):
         'nproc:      %d   kernel: %s' % (len(os.sched_getaffinity(0)), platform.release()),
         'rivals:     zdaemon %s, supervisor %s (startsecs=1, the default)' % (
             venv_version('zdaemon'), venv_version('supervisor')),
-        'program:    %s <tag>' % SLEEP,
+        'program:    %s <tag>%s' % (SLEEP, ', supervise = true (ours)' if supervise else ''),
+        'load:       %s (1, 5, 15 min, at the end)' % ' '.join(
+            open('/proc/loadavg').read().split()[:3]),
         'baseline:   %.1f ms median for `python -c pass` on the same interpreter' % ms(baseline),
         'check:      ours: NAME-check on the healthy service (no probe);'
         ' rivals: their status again',
@@ -514,20 +549,32 @@ def report(controllers, notes, baseline, runs, argv):
         rows.append(cells)
     lines += table(['action'] + labels, rows)
 
-    lines += ['', 'ratio of medians (ours / rival; below 1 means ours is faster)']
-    ours = [l for l in labels if l in (OursScript.label, OursModule.label)]
-    ratio_header = ['action'] + ['%s / %s' % (short(o), short(r))
-                                 for o in ours for r in (Zdaemon.label, Supervisor.label)]
-    ratio_rows = []
-    for i, action in enumerate(ACTIONS + ('total',)):
-        cells = [action]
-        for o in ours:
-            for r in (Zdaemon.label, Supervisor.label):
-                a = rows[i][1 + labels.index(o)]
-                b = rows[i][1 + labels.index(r)]
-                cells.append(fmt_ratio(*(None if x == 'failed' else float(x) for x in (a, b))))
-        ratio_rows.append(cells)
-    lines += table(ratio_header, ratio_rows)
+    def median_of(i, c):
+        cell = rows[i][1 + controllers.index(c)]
+        return None if cell == 'failed' else float(cell)
+
+    ours = [c for c in controllers if c.short in ('script', '-m')]
+    rivals = [c for c in controllers if c.short in ('zdaemon', 'supervisor')]
+    if ours and rivals:
+        lines += ['', 'ratio of medians (ours / rival; below 1 means ours is faster)']
+        ratio_header = ['action'] + ['%s / %s' % (o.short, r.short)
+                                     for o in ours for r in rivals]
+        ratio_rows = []
+        for i, action in enumerate(ACTIONS + ('total',)):
+            ratio_rows.append([action] + [fmt_ratio(median_of(i, o), median_of(i, r))
+                                          for o in ours for r in rivals])
+        lines += table(ratio_header, ratio_rows)
+    also = [c for c in controllers if c.short == 'also']
+    script = [c for c in controllers if c.short == 'script']
+    if also and script:
+        lines += ['', 'this checkout against %s (generated scripts): difference of medians'
+                  % also[0].root]
+        diff_rows = []
+        for i, action in enumerate(ACTIONS + ('total',)):
+            a, b = median_of(i, script[0]), median_of(i, also[0])
+            diff_rows.append([action, '-' if None in (a, b) else '%+.1f' % (a - b),
+                              fmt_ratio(a, b)])
+        lines += table(['action', 'ms (this - other)', 'ratio'], diff_rows)
 
     lines += ['', 'spread: min / max ms']
     spread = []
@@ -554,29 +601,38 @@ def report(controllers, notes, baseline, runs, argv):
     return 1 if failures else 0
 
 
-def short(label):
-    return {OursScript.label: 'script', OursModule.label: '-m',
-            Zdaemon.label: 'zdaemon', Supervisor.label: 'supervisor'}[label]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=15, help='timed rounds (default 15)')
     parser.add_argument('--keep', action='store_true', help='keep the temporary directories')
+    parser.add_argument('--supervise', action='store_true',
+                        help='ours with supervise = true (the keeper), not the cron mode')
+    parser.add_argument('--also', metavar='DIR',
+                        help='another checkout of buildout_script (say the commit before a'
+                             ' change): its generated script too, in the same rounds')
+    parser.add_argument('--only', type=lambda text: text.split(','),
+                        help='comma list of script, -m, zdaemon, supervisor, also'
+                             ' (default: all; also only with --also)')
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error('--runs must be at least 1')
+    factories = controllers_for(args)
+    if not factories:
+        parser.error('--only leaves no controller')
     # SIGTERM/SIGHUP unwind through the same finally blocks as Ctrl-C.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     ensure_venv()
     compile_ours()
+    if args.also:
+        compile_ours(Path(args.also))
     try:
-        controllers, notes, baseline = bench(args.runs, args.keep)
+        controllers, notes, baseline = bench(args.runs, args.keep, factories)
     except KeyboardInterrupt:
         print('interrupted; every process the bench started has been stopped', file=sys.stderr)
         return 130
-    return report(controllers, notes, baseline, args.runs, [sys.executable] + sys.argv)
+    return report(controllers, notes, baseline, args.runs, [sys.executable] + sys.argv,
+                  args.supervise)
 
 
 if __name__ == '__main__':
