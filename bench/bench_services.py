@@ -33,10 +33,21 @@ zc.buildout 6.0.1 in offline mode does not find the eggs it made from
 wheels (`We don't have a distribution for psutil==...`).  `newest = false`,
 every version pinned and an empty index: offline in effect.
 
-Usage:  python3 bench/bench_services.py [--runs N] [--services N]
+Two checkouts side by side: ``--also DIR`` runs the same buildout with
+another checkout's own `bin/buildout` (so `python3 bootstrap.py` must have
+run there too; say a worktree of the commit before a change), starts its
+services as well, and times its three commands in the same rounds, the
+order of all six rotated; the report gives both medians and the
+difference, this checkout's minus the other's.  ``--supervise`` gives
+every part `supervise = true`, so the services are kept by the pid dir's
+keeper (one for all, or one each before the one-keeper change).
+
+Usage:  python3 bench/bench_services.py [--runs N] [--services N] [--supervise]
+            [--also DIR]
 """
 
 import argparse
+import contextlib
 import os
 import pathlib
 import platform
@@ -47,7 +58,6 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILDOUT = os.path.join(REPO, 'bin', 'buildout')
 
 CONFIG = """\
 [buildout]
@@ -68,26 +78,30 @@ SERVICE = """
 [%(name)s]
 recipe = buildout_script:service
 program = sleep %(seconds)d
+supervise = %(supervise)s
 """
 
 
-def write_scripts(directory, count):
+def write_scripts(directory, count, repo=REPO, supervise=False):
     """bin/sNNctl for each service and bin/services, written by the recipes
-    in a buildout run in ``directory``; (bin directory, service names)."""
-    if not os.access(BUILDOUT, os.X_OK):
-        raise SystemExit('%s not found: run python3 bootstrap.py first' % BUILDOUT)
+    of the checkout ``repo`` in a buildout run in ``directory``; (bin
+    directory, service names)."""
+    buildout = os.path.join(repo, 'bin', 'buildout')
+    if not os.access(buildout, os.X_OK):
+        raise SystemExit('%s not found: run python3 bootstrap.py there first' % buildout)
     names = ['s%02d' % i for i in range(1, count + 1)]
     index = os.path.join(directory, 'no-index')     # empty: nothing to download
     os.mkdir(index)
     config = os.path.join(directory, 'buildout.cfg')
     with open(config, 'w') as f:
         f.write(CONFIG % {
-            'repo': REPO, 'parts': ' '.join(names + ['services']),
+            'repo': repo, 'parts': ' '.join(names + ['services']),
             'index': pathlib.Path(index).as_uri(),
-            'sections': ''.join(SERVICE % {'name': name, 'seconds': 3600 + i}
+            'sections': ''.join(SERVICE % {'name': name, 'seconds': 3600 + i,
+                                           'supervise': 'true' if supervise else 'false'}
                                 for i, name in enumerate(names, 1))})
     # -U: no ~/.buildout/default.cfg (it could add extensions or a download cache).
-    done = subprocess.run([BUILDOUT, '-U', '-c', config], cwd=directory,
+    done = subprocess.run([buildout, '-U', '-c', config], cwd=directory,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
@@ -107,46 +121,73 @@ def timed(argvs):
     return time.perf_counter() - started
 
 
+def commands_of(bin_dir, names, suffix=''):
+    """The three commands timed, by name (``suffix`` tells the checkouts apart)."""
+    services = os.path.join(bin_dir, 'services')
+    return {
+        'one' + suffix: [[os.path.join(bin_dir, names[0] + 'ctl'), 'status']],
+        'all%d%s' % (len(names), suffix): [[services, 'status']],
+        'loop' + suffix: [[os.path.join(bin_dir, n + 'ctl'), 'status'] for n in names],
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=15)
     parser.add_argument('--services', type=int, default=20)
+    parser.add_argument('--supervise', action='store_true',
+                        help='every service with supervise = true')
+    parser.add_argument('--also', metavar='DIR',
+                        help='another checkout (bootstrapped), timed in the same rounds')
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix='bench-services-') as directory:
-        bin_dir, names = write_scripts(directory, args.services)
-        services = os.path.join(bin_dir, 'services')
-        try:                        # a start that fails half way is stopped too
+    trees = [(REPO, '')]
+    if args.also:
+        trees.append((os.path.abspath(args.also), ' (%s)' % args.also))
+    with contextlib.ExitStack() as stack:
+        commands = {}
+        for repo, suffix in trees:
+            directory = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix='bench-services-'))
+            bin_dir, names = write_scripts(directory, args.services, repo, args.supervise)
+            services = os.path.join(bin_dir, 'services')
+            # Stopped at the end, also when a start fails half way.
+            stack.callback(subprocess.call, [services, 'stop'], stdout=subprocess.DEVNULL)
             subprocess.check_call([services, 'start'], stdout=subprocess.DEVNULL)
-            commands = {
-                'one': [[os.path.join(bin_dir, names[0] + 'ctl'), 'status']],
-                'all%d' % len(names): [[services, 'status']],
-                'loop': [[os.path.join(bin_dir, n + 'ctl'), 'status'] for n in names],
-            }
-            order = list(commands)
-            for name in order:                      # warm-up, writes __pycache__
-                timed(commands[name])
-            times = {name: [] for name in order}
-            for round_ in range(args.runs):
-                shift = round_ % len(order)
-                for name in order[shift:] + order[:shift]:
-                    times[name].append(timed(commands[name]))
-        finally:
-            subprocess.call([services, 'stop'], stdout=subprocess.DEVNULL)
+            commands.update(commands_of(bin_dir, names, suffix))
+        order = list(commands)
+        for name in order:                      # warm-up, writes __pycache__
+            timed(commands[name])
+        times = {name: [] for name in order}
+        for round_ in range(args.runs):
+            shift = round_ % len(order)
+            for name in order[shift:] + order[:shift]:
+                times[name].append(timed(commands[name]))
     medians = {name: statistics.median(t) * 1000 for name, t in times.items()}
     print('command:  %s %s' % (sys.executable, ' '.join(sys.argv)))
-    print('python:   %s   nproc: %d   kernel: %s' % (platform.python_version(),
-                                                    os.cpu_count(), platform.release()))
-    print('runs:     %d rounds (+1 warm-up), order rotated per round' % args.runs)
+    print('python:   %s   nproc: %d   kernel: %s   load: %s' % (
+        platform.python_version(), os.cpu_count(), platform.release(),
+        ' '.join(open('/proc/loadavg').read().split()[:3])))
+    print('runs:     %d rounds (+1 warm-up), order rotated per round%s' % (
+        args.runs, '; supervise = true' if args.supervise else ''))
     print()
     print('median wall-clock ms')
-    print('%-8s %8s' % ('command', 'ms'))
+    width = max(len(name) for name in order)
+    print('%-*s %8s' % (width, 'command', 'ms'))
     for name in order:
-        print('%-8s %8.1f' % (name, medians[name]))
-    all_name = order[1]
+        print('%-*s %8.1f' % (width, name, medians[name]))
     print()
-    print('ratio %s / one: %.2fx (the promise: at most 2x)' % (
-        all_name, medians[all_name] / medians['one']))
-    print('ratio loop / %s: %.2fx' % (all_name, medians['loop'] / medians[all_name]))
+    for _, suffix in trees:
+        all_name = 'all%d%s' % (args.services, suffix)
+        print('ratio %s / one%s: %.2fx (the promise: at most 2x)' % (
+            all_name, suffix, medians[all_name] / medians['one' + suffix]))
+        print('ratio loop%s / %s: %.2fx' % (suffix, all_name,
+                                           medians['loop' + suffix] / medians[all_name]))
+    if args.also:
+        suffix = trees[1][1]
+        print()
+        print('this checkout - %s, ms:  %s' % (args.also, '   '.join(
+            '%s %+.1f' % (name, medians[name] - medians[name + suffix])
+            for name in ('one', 'all%d' % args.services, 'loop'))))
 
 
 if __name__ == '__main__':
