@@ -525,8 +525,6 @@ def report(controllers, notes, baseline, runs, argv, supervise=False):
                            capture_output=True, text=True).stdout.strip(),
             platform.python_version()),
         'nproc:      %d   kernel: %s' % (len(os.sched_getaffinity(0)), platform.release()),
-        'rivals:     zdaemon %s, supervisor %s (startsecs=1, the default)' % (
-            venv_version('zdaemon'), venv_version('supervisor')),
         'program:    %s <tag>%s' % (SLEEP, ', supervise = true (ours)' if supervise else ''),
         'load:       %s (1, 5, 15 min, at the end)' % ' '.join(
             open('/proc/loadavg').read().split()[:3]),
@@ -536,6 +534,9 @@ def report(controllers, notes, baseline, runs, argv, supervise=False):
         '',
         'median wall-clock ms per command',
     ]
+    if any(c.short in ('zdaemon', 'supervisor') for c in controllers):
+        lines.insert(4, 'rivals:     zdaemon %s, supervisor %s (startsecs=1, the default)' % (
+            venv_version('zdaemon'), venv_version('supervisor')))
     rows = []
     for action in ACTIONS + ('total',):
         cells = [action]

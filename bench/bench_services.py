@@ -111,6 +111,15 @@ def write_scripts(directory, count, repo=REPO, supervise=False):
     return os.path.join(directory, 'bin'), names
 
 
+def compile_tree(repo):
+    """Byte-compile the checkout's package with the Python its scripts run
+    on, so that PYTHONDONTWRITEBYTECODE (set on some machines) does not
+    leave one tree to be compiled at every command and not the other."""
+    python = os.path.join(repo, '.venv', 'bin', 'python')
+    subprocess.run([python if os.access(python, os.X_OK) else sys.executable, '-m',
+                    'compileall', '-q', os.path.join(repo, 'buildout_script')], check=True)
+
+
 def timed(argvs):
     """Seconds to run the commands one after the other; each must exit 0."""
     started = time.perf_counter()
@@ -148,6 +157,7 @@ def main():
         for repo, suffix in trees:
             directory = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix='bench-services-'))
+            compile_tree(repo)
             bin_dir, names = write_scripts(directory, args.services, repo, args.supervise)
             services = os.path.join(bin_dir, 'services')
             # Stopped at the end, also when a start fails half way.
