@@ -76,12 +76,17 @@ class Crowd:
             self.pids.append(os.posix_spawn(self.argv[0], self.argv, os.environ))
 
     def kill(self):
-        for pid in self.pids:
+        """KILL and reap every one, also one spawned as Ctrl-C came (not
+        yet in the list): found by its command line."""
+        strays = [pid for pid, argv in bench_control.processes_with(self.argv[1]).items()
+                  if argv == self.argv]
+        pids = set(self.pids) | set(strays)
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in self.pids:
+        for pid in pids:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
