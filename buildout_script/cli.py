@@ -43,6 +43,11 @@ OPTION_HELP = {
     'log-max-bytes': ('SIZE', 'supervised: rotate the log at SIZE (0: never)'),
     'log-backups': ('COUNT', 'supervised: rotated logs kept'),
     'watchdog-timeout': ('SECONDS', 'restart after SECONDS without WATCHDOG=1'),
+    'listen': ('ADDRESSES', 'the keeper holds these sockets for the program:'
+                            ' HOST:PORT, [IPV6]:PORT, unix:PATH'),
+    'listen-mode': ('OCTAL', 'the mode of a unix: socket, such as 0660'),
+    'restart-overlap': ('BOOL', 'with listen: start the new program before'
+                                ' stopping the old'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

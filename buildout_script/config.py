@@ -39,6 +39,9 @@ DEFAULTS = {
     'log-backups': '10',
     'watchdog-timeout': None,
     'check-failures': '1',
+    'listen': None,
+    'listen-mode': '0666',
+    'restart-overlap': 'true',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -65,17 +68,53 @@ def parse(raw, base=None):
         raise SettingError(unknown[0], 'unknown option %r' % unknown[0])
     text = dict(DEFAULTS)
     text.update({k: v for k, v in raw.items() if v is not None})
-    return override({}, text, base)
+    return implied(_parsed_over({}, text, base), raw)
 
 
 def override(settings, raw, base=None):
     """A copy of ``settings`` with the options in ``raw`` (texts) parsed in."""
+    return implied(_parsed_over(settings, raw, base), raw)
+
+
+def _parsed_over(settings, raw, base):
     base = os.path.abspath(base or os.getcwd())
     s = dict(settings)
     for option in DEFAULTS:         # in order: stdout and stderr need log-dir
         if option in raw:
             s[option] = parse_option(option, raw[option], base, s)
     return s
+
+
+def implied(settings, raw):
+    """``listen`` implies ``supervise``: the keeper holds the sockets.  Said
+    to be false as well, it is a mistake to name.  With a restart that
+    overlaps, a ``ready`` probe of a held port would find the old program
+    answering for the new one: that too is named."""
+    if settings.get('listen'):
+        if raw.get('supervise') is not None and not parse_flag('supervise', raw['supervise']):
+            raise SettingError('listen', 'needs supervise = true, as the keeper holds the'
+                               ' sockets; remove supervise = false')
+        settings['supervise'] = True
+        ports = {text.rpartition(':')[2] for text in settings['listen']
+                 if not text.startswith('unix:')}
+        probed = probe_port(settings.get('ready'))
+        if settings.get('restart-overlap') and probed in ports:
+            raise SettingError('ready', '%s probes a port the keeper holds: at a restart the'
+                               ' old program would answer it for the new one; use ready ='
+                               ' notify, or restart-overlap = false' % settings['ready'])
+    return settings
+
+
+def probe_port(probe):
+    """The port a tcp: or http(s): probe connects to (a text), or None."""
+    kind, _, rest = (probe or '').partition(':')
+    if kind == 'tcp':
+        return rest.rpartition(':')[2]
+    if kind in ('http', 'https'):
+        import urllib.parse
+        url = urllib.parse.urlsplit(probe)
+        return '%d' % (url.port or (443 if kind == 'https' else 80))
+    return None
 
 
 def parse_option(option, text, base, settings):
@@ -114,8 +153,15 @@ def parse_option(option, text, base, settings):
         return parse_signal(option, text)
     if option in ('restart-limit', 'log-backups'):
         return parse_count(option, text)
-    if option == 'supervise':
+    if option in ('supervise', 'restart-overlap'):
         return parse_flag(option, text)
+    if option == 'listen':
+        return parse_listen(text, base)
+    if option == 'listen-mode':
+        mode = parse_umask(text, option, '0660')
+        if mode is None:
+            raise SettingError(option, 'is empty; give an octal mode such as 0660')
+        return mode
     if option == 'log-max-bytes':
         return parse_size(option, text)
     if option == 'watchdog-timeout':
@@ -185,7 +231,21 @@ def parse_environment(text):
     return env
 
 
-def parse_umask(text):
+def parse_listen(text, base):
+    """The addresses the keeper listens on for the program, as texts."""
+    if text is None or not str(text).strip():
+        return None
+    if isinstance(text, (list, tuple)):
+        return list(text)
+    from . import sockets
+    try:
+        return [address.text for address in sockets.parse_all(text, base)]
+    except ValueError as e:
+        raise SettingError('listen', str(e))
+
+
+def parse_umask(text, option='umask', example='022'):
+    """An octal mode (``umask``, ``listen-mode``)."""
     if text is None or str(text).strip() == '':
         return None
     try:
@@ -193,7 +253,8 @@ def parse_umask(text):
     except ValueError:
         value = -1
     if not 0 <= value <= 0o777:
-        raise SettingError('umask', 'expected an octal mode such as 022, got %r' % text)
+        raise SettingError(option, 'expected an octal mode such as %s, got %r'
+                           % (example, text))
     return value
 
 

@@ -28,10 +28,10 @@ from . import process
 from . import readiness
 from . import restarts
 from . import states
-from .program import LaunchError, describe_exit, mark, pauses
+from .program import LAUNCH_VARIABLE, LaunchError, describe_exit, mark, pauses
 from .servicefiles import ServiceFiles, StateError
+from .stopping import Stopping
 
-KILL_WAIT = 5.0                 # after KILL, as lifecycle.KILL_WAIT
 LAUNCH_CODES = {'not-installed': 5, 'not-configured': 6, 'permission': 4}
 
 
@@ -40,7 +40,7 @@ def without_ours(environ):
     is ours to give the program (the notify socket, the held sockets)."""
     return {key: value for key, value in (environ or {}).items() if key not in (
         'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'LISTEN_PID', 'LISTEN_FDS',
-        'LISTEN_FDNAMES')}
+        'LISTEN_FDNAMES', LAUNCH_VARIABLE)}
 
 
 class Kept:
@@ -69,12 +69,18 @@ class Kept:
         self.logs = {}                      # FIFO read end -> logfiles.Log
         self.outputs = (None, None)         # the program's side of the pipes
         self.notify_sock = self.notify_path = None
-        self.readiness = self.poll_timer = self.kill_timer = self.backoff_timer = None
+        self.readiness = self.poll_timer = self.backoff_timer = None
         self.watchdog_timer = self.reload_timer = None
         self.probe = None                   # (pid, pipe) of a readiness probe running
         self.stop_then = None               # the state a stop leads to
-        self.stop_signal = None             # what the stop sends now (then KILL)
-        self.signalled = {}                 # {Identity: the last signal it got}
+        self.stopping = None                # the stop schedule (stopping.py) running
+        self.launch_mark = None             # LAUNCH_VARIABLE=... of the program
+        self.held = {}                      # listen: address text -> (Address, socket)
+        self.all_held = True                # False: a take-over could not get them all
+        self.old = None                     # replacing: (Identity, adopted, launch mark)
+        self.old_status = None              # its STATUS= text, should it serve on
+        self.outgoing = []                  # (Identity, adopted): programs being retired
+        self.retiring = None                # their stop schedule
         self.waiters = []                   # (kind, reply) of requests in progress
         self.offsets = {}
         self.recorded = None
@@ -86,9 +92,11 @@ class Kept:
         self.save()
 
     def save(self):
+        serving = self.old[0] if self.state == states.REPLACING else self.child
         record = states.Record({
             'want': self.want, 'state': self.state,
-            'pid': self.child.pid if self.child and self.state not in states.AT_REST else None,
+            'pid': serving.pid if serving and self.state not in states.AT_REST else None,
+            'replacing': self.child.pid if self.state == states.REPLACING else None,
             'generation': self.generation, 'restarts': self.restarts,
             'last-exit': self.last_exit, 'status': self.status_text, 'ready': self.ready_note,
             'reloads': self.reloads, 'reopens': self.reopens, 'adopted': self.adopted,
@@ -192,12 +200,50 @@ class Kept:
             self.keeper.unwatch(self.notify_sock.fileno())
             self.notify_sock.close()
             self.notify_sock = None
+        for _, sock in self.held.values():
+            sock.close()                    # a program that runs on has its own
+        self.held = {}
+
+    # -- the held sockets (listen) -----------------------------------------------------------
+
+    def hold_sockets(self):
+        """Bind what ``listen`` names and is not held yet (once: every
+        program gets the same sockets); let go of what it no longer names."""
+        from . import sockets
+        addresses = sockets.parse_all(' '.join(self.settings.get('listen') or ()))
+        wanted = {address.text for address in addresses}
+        for text in [text for text in self.held if text not in wanted]:
+            self.release_sockets(text)
+        for address in addresses:
+            if address.text not in self.held:
+                self.held[address.text] = (address, sockets.bind(
+                    address, self.account, self.settings.get('listen-mode', 0o666)))
+
+    def release_sockets(self, only=None):
+        """Close the held sockets (or the one at ``only``) and remove
+        their unix paths: at rest, nobody should queue on them."""
+        from . import sockets
+        for text in [only] if only else list(self.held):
+            address, sock = self.held.pop(text)
+            sock.close()
+            sockets.remove(address)
+        self.all_held = True
+
+    def overlaps(self):
+        """Does a restart start the new program beside the old one?"""
+        return bool(self.settings.get('listen') and self.settings.get('restart-overlap')
+                    and self.all_held and self.state == states.RUNNING)
 
     # -- requests --------------------------------------------------------------------------
 
     def request_start(self, reply, settings=None, environ=None):
         """Start unless it runs; ``reply(code, message, pid)`` once it is
         ready, or not."""
+        if self.state == states.REPLACING:
+            pid = self.old[0].pid
+            reply(0, '%s is already running (pid %d, kept by pid %d; restarting)'
+                  % (self.name, pid, self.keeper.me.pid), pid)
+            return
         if self.state == states.RUNNING:
             if not self.adopted:
                 reply(0, '%s is already running (pid %d, kept by pid %d)'
@@ -222,8 +268,12 @@ class Kept:
         settings given (a buildout run may have changed them)."""
         self.want = states.UP
         self.waiters.append(('restart', reply))
+        if self.state == states.REPLACING:
+            return                          # answered with the one under way
         self.take_settings(settings, environ)
-        if self.state in (states.RUNNING, states.STARTING):
+        if self.overlaps():
+            self.begin_replace()
+        elif self.state in (states.RUNNING, states.STARTING):
             self.begin_stop(states.STARTING)
         elif self.state == states.STOPPING:
             self.stop_then = states.STARTING
@@ -234,7 +284,7 @@ class Kept:
     def request_stop(self, reply):
         """Stop it and what it left; ``reply`` once all of it has ended."""
         self.want = states.DOWN
-        if self.state in (states.RUNNING, states.STARTING):
+        if self.state in (states.RUNNING, states.STARTING, states.REPLACING):
             self.waiters.append(('stop', reply))
             self.begin_stop(states.STOPPED)
         elif self.state == states.STOPPING:
@@ -306,6 +356,7 @@ class Kept:
         try:
             self.open_pipes()
             self.open_notify()
+            self.hold_sockets()
             self.offsets = {path: logfiles.size(path) for path in self.pipes()}
             self.launch()
         except (LaunchError, OSError) as e:
@@ -319,31 +370,128 @@ class Kept:
             self.note(self.restart_note % self.child.pid)
             self.restart_note = None
         self.move(states.STARTING)
+        self.wait_for_ready()
+
+    def wait_for_ready(self):
         self.readiness = readiness.Readiness(self.settings['ready'],
                                              self.settings['start-timeout'])
         self.poll_pauses = pauses()
         self.poll_ready()
 
+    def begin_replace(self):
+        """A restart with ``listen`` (and restart-overlap): the new program
+        starts on the held sockets beside the old one, which serves (and
+        is the one recorded) until the new one is ready."""
+        self.by_request = True
+        for timer in ('watchdog_timer', 'reload_timer'):
+            self.cancel(timer)
+        old = (self.child, self.adopted, self.launch_mark)
+        self.old_status = self.status_text
+        try:
+            self.hold_sockets()
+            self.offsets = {path: logfiles.size(path) for path in self.pipes()}
+            self.launch(record=False)
+        except (LaunchError, OSError) as e:
+            self.status_text = self.old_status
+            if self.settings['watchdog-timeout']:
+                self.arm_watchdog()
+            self.answer('restart', LAUNCH_CODES.get(getattr(e, 'kind', None), 1),
+                        '%s not restarted: %s; pid %d serves on' % (self.name, e,
+                                                                   self.child.pid))
+            return
+        self.old = old
+        self.outgoing = [old[:2]]           # a stop now stops both
+        self.move(states.REPLACING)
+        self.wait_for_ready()
+
+    def replaced(self):
+        """The new program is ready: it is recorded, and the old one is
+        stopped by its stop schedule (its open connections finish)."""
+        (old, adopted, _), self.old = self.old, None
+        self.record_program()
+        self.keep()
+        self.move(states.RUNNING)
+        self.answer('restart', 0, '%s restarted (pid %d, kept by pid %d); pid %d stops'
+                    % (self.name, self.child.pid, self.keeper.me.pid, old.pid), self.child.pid)
+        self.retire((old, adopted), spare=(self.child, self.launch_mark))
+
+    def not_replaced(self, message):
+        """The new program died, or was not ready in time: it is stopped,
+        and the old one serves on (status says its settings are old)."""
+        (old, adopted, old_mark), self.old = self.old, None
+        new = (self.child, False)
+        self.cancel('poll_timer')
+        self.stop_watching()
+        self.launch_mark, self.adopted = old_mark, adopted
+        self.status_text, self.ready_note = self.old_status, None
+        self.outgoing = []
+        alive = process.is_running(old)
+        if alive:
+            self.follow(old.pid, old, ours=not adopted)
+        else:
+            self.child = old
+        self.move(states.RUNNING)
+        self.note(message.split('\n')[0])
+        self.answer('restart', 1, message)
+        self.retire(new, spare=(old, old_mark))
+        if not alive:                       # it had ended meanwhile
+            self.on_exit(None)
+
+    def retire(self, program, spare):
+        """Stop one program of two, and what it left, sparing the other's."""
+        self.outgoing.append(program)
+
+        def retired():
+            if program in self.outgoing:
+                self.outgoing.remove(program)
+            self.retiring = None
+
+        def stuck(members):
+            retired()
+            self.note('%s still running after %s, %gs and KILL' % (
+                ', '.join('pid %d' % m.pid for m in sorted(members)),
+                self.settings['stop-signal'], self.settings['stop-timeout']))
+
+        self.retiring = Stopping(self.keeper, self.settings,
+                                 lambda: self.family([program], spare), retired, stuck,
+                                 self.note)
+        self.retiring.begin()
+
     def pipes(self):
         return [log.path for log in self.logs.values()]
 
-    def launch(self):
+    def launch(self, record=True):
+        """Start a program; ``record`` it (NAME.pid, NAME.settings) now, or
+        once it is ready (a restart that overlaps: the old one is the
+        service's until then)."""
         # A new program starts from the settings, not from what the last one
         # said: its STATUS= text and a WATCHDOG_USEC= it chose end with it.
         self.status_text = self.ready_note = None
         self.said_stopping = False
         self.settings['watchdog-timeout'] = self.given['watchdog-timeout']
-        extra = {}
+        launch_mark = '%s=%d-%d' % (LAUNCH_VARIABLE, self.keeper.me.pid, self.generation + 1)
+        extra = dict([launch_mark.split('=', 1)])
         if self.notify_path:
             from . import notify
-            extra = notify.environment(self.notify_path, self.settings['watchdog-timeout'])
+            extra.update(notify.environment(self.notify_path,
+                                            self.settings['watchdog-timeout']))
         plan = launch.plan(self.settings, extra_env=extra, base_env=self.environ,
                            watchdog_pid=bool(self.settings['watchdog-timeout']))
+        listen = [self.held[text][1].fileno() for text in self.settings.get('listen') or ()
+                  if text in self.held]
+        plan.sockets, plan.socket_names = listen, [self.name] * len(listen)
         proc = launch.start(plan, self.outputs)
         self.adopted = False
+        self.launch_mark = launch_mark
         self.follow(proc.pid, process.identity(proc.pid), ours=True)
         self.generation += 1
         self.message = None
+        if record:
+            self.record_program()
+            self.keep()
+
+    def record_program(self):
+        """NAME.pid and NAME.settings say this program now."""
         try:
             self.files.record_program(self.child, group=True)
             text = fingerprint.record_text(self.given)
@@ -352,7 +500,6 @@ class Kept:
                 self.recorded = text
         except StateError as e:             # a full disk: it runs, and is kept
             self.note('cannot record pid %d: %s' % (self.child.pid, e))
-        self.keep()
 
     def follow(self, pid, ident, ours):
         """Watch ``pid`` as the program: as our child (its end comes as
@@ -402,7 +549,7 @@ class Kept:
 
     def poll_ready(self):
         self.poll_timer = None
-        if self.state != states.STARTING:
+        if self.state not in states.COMING_UP:
             return
         if self.readiness.needs_probe():
             if self.probe is None:
@@ -411,9 +558,11 @@ class Kept:
         self.judge(*self.readiness.judge(said_ready=self.ready_note == 'ready'))
 
     def judge(self, verdict, detail):
-        if self.state != states.STARTING:
+        if self.state not in states.COMING_UP:
             return
-        if verdict == readiness.READY:
+        if verdict == readiness.READY and self.state == states.REPLACING:
+            self.replaced()
+        elif verdict == readiness.READY:
             self.move(states.RUNNING)
             self.answer('start', 0, '%s started (pid %d, kept by pid %d)'
                         % (self.name, self.child.pid, self.keeper.me.pid), self.child.pid)
@@ -449,7 +598,7 @@ class Kept:
         finally:
             os.close(read_end)
         ok, _, detail = answer.partition(' ')
-        if self.state == states.STARTING:
+        if self.state in states.COMING_UP:
             self.judge(*self.readiness.judge(probed=(ok == '1', detail or 'no answer')))
 
     def failed_start(self, detail):
@@ -458,12 +607,18 @@ class Kept:
         of its log); a restart of the keeper's own counts as another end."""
         tail = [line for path in self.offsets
                 for line in logfiles.tail(path, self.offsets[path])]
-        message = '%s failed to start: %s' % (self.name, detail)
+        if self.state == states.REPLACING:
+            message = '%s not restarted: the new program (pid %d) failed to start: %s;' \
+                ' pid %d serves on' % (self.name, self.child.pid, detail, self.old[0].pid)
+        else:
+            message = '%s failed to start: %s' % (self.name, detail)
         if tail:
             message += '; last lines of its log (%s):\n' % list(self.offsets)[0] + '\n'.join(
                 '    ' + line for line in tail)
         self.message = message
-        if self.by_request:
+        if self.state == states.REPLACING:
+            self.not_replaced(message)
+        elif self.by_request:
             self.answer('start', 1, message)
             self.answer('restart', 1, message)
             self.begin_stop(states.FATAL)
@@ -483,8 +638,8 @@ class Kept:
         self.last_exit = describe_exit(code) if code is not None else \
             'exited (status unknown: adopted, not our child)'
         if self.state == states.STOPPING:
-            self.look_at_family()           # what it left may still run
-        elif self.state == states.STARTING:
+            self.stopping.look()            # what it left may still run
+        elif self.state in states.COMING_UP:
             self.cancel('poll_timer')
             self.failed_start(self.last_exit)
         elif self.state == states.RUNNING:
@@ -536,95 +691,77 @@ class Kept:
     # -- stopping --------------------------------------------------------------------------
 
     def begin_stop(self, then):
-        """The stop schedule, on timers: stop-signal (and SIGCONT) to the
-        whole family, KILL after stop-timeout, then ``then``."""
+        """The stop schedule (stopping.py) for the whole family -- the
+        program, what it left, and any program on its way out -- then
+        ``then``."""
         self.stop_then = then
         for timer in ('poll_timer', 'watchdog_timer', 'reload_timer'):
             self.cancel(timer)
         if self.state != states.STOPPING:
             self.move(states.STOPPING)
-        self.stop_signal = process.signal_number(self.settings['stop-signal'])
-        self.signalled = {}
-        self.stop_pauses = pauses()
-        self.kill_timer = self.keeper.later(self.settings['stop-timeout'], self.kill_family)
-        self.look_at_family()
+        for schedule in (self.stopping, self.retiring):
+            if schedule is not None:
+                schedule.end()              # this one covers theirs
+        self.retiring = None
+        self.stopping = Stopping(self.keeper, self.settings, self.family, self.finish_stop,
+                                 self.survived_kill, self.note)
+        self.stopping.begin()
 
-    def family(self):
-        """Every live process of the program's family, as Identities."""
+    def family(self, programs=None, spare=None):
+        """Every live process of the family, as Identities: of the
+        program and of those on their way out, or of ``programs`` alone
+        ((Identity, adopted) pairs) but for the family of ``spare`` (the
+        (Identity, launch mark) of the other program of an overlapping
+        restart)."""
         service_mark = mark(self.settings)
+        if programs is None:
+            programs = [(self.child, self.adopted)] + self.outgoing
         found = set()
-        if self.adopted:                    # its orphans went elsewhere
-            if self.child is not None:
-                found.update(process.family(self.child, True, service_mark))
-            found.update(process.marked(service_mark, account.service_uid(self.settings)))
-            return {m for m in found if process.is_running(m)}
         tops = []
-        if self.child is not None and process.is_running(self.child):
-            tops.append(self.child.pid)
+        for ident, adopted in programs:
+            if ident is None:
+                continue
+            if adopted:                     # its orphans went elsewhere
+                found.update(process.family(ident, True, service_mark))
+                found.update(process.marked(service_mark, account.service_uid(self.settings)))
+            elif process.is_running(ident):
+                tops.append(ident.pid)
         for pid in process.children(self.keeper.me.pid) or ():
             if pid not in self.keeper.children and process.carries(pid, service_mark):
                 tops.append(pid)
         for top in tops:
             for pid in [top] + (process.descendants(top) or []):
                 ident = process.identity(pid)
-                if ident is not None and process.is_running(ident):
+                if ident is not None:
                     found.add(ident)
+        found = {m for m in found if process.is_running(m)}
+        if spare is not None:
+            ident, launch_mark = spare
+            spared = {ident.pid} | set(process.descendants(ident.pid) or [])
+            found = {m for m in found if m.pid not in spared and not (
+                launch_mark and process.carries(m.pid, launch_mark))}
         return found
 
-    def look_at_family(self):
-        """While stopping: signal whoever of the family has not had the
-        signal of the moment (one forked since the last look included);
-        once nobody is left, on to what the stop was for."""
-        if self.state != states.STOPPING:
-            return
-        members = self.family()
-        kill = process.signal_number('SIGKILL')
-        for member in members:
-            if self.signalled.get(member) != self.stop_signal:
-                process.send(member, self.stop_signal)
-                if self.stop_signal != kill:
-                    process.send(member, process.signal_number('SIGCONT'))
-                self.signalled[member] = self.stop_signal
-        if members:
-            self.keeper.later(next(self.stop_pauses), self.look_at_family)
-            return
-        self.cancel('kill_timer')
-        self.finish_stop()
-
-    def kill_family(self):
-        """stop-timeout is over: KILL for all that is left; then KILL_WAIT."""
-        self.kill_timer = None
-        if self.state != states.STOPPING:
-            return
-        members = self.family()
-        if members:
-            self.note('%s still running after %s and %gs; sending SIGKILL' % (
-                ', '.join('pid %d' % m.pid for m in sorted(members)),
-                self.settings['stop-signal'], self.settings['stop-timeout']))
-        self.stop_signal = process.signal_number('SIGKILL')
-        self.kill_timer = self.keeper.later(KILL_WAIT, self.survived_kill)
-        self.look_at_family()
-
-    def survived_kill(self):
+    def survived_kill(self, members):
         """Something survives KILL (a process stuck in the kernel): said,
         with whom; the service is fatal until a person looks."""
-        self.kill_timer = None
-        if self.state != states.STOPPING:
-            return
-        members = self.family()
         self.message = '%s: %s still running after %s, %gs and KILL' % (
             self.name, ', '.join('pid %d (%s)' % (m.pid, process.command(m.pid))
                                  for m in sorted(members)),
             self.settings['stop-signal'], self.settings['stop-timeout'])
         self.note(self.message)
         self.stop_then = None
+        self.outgoing = []
         self.want = states.DOWN
         self.move(states.FATAL)
         self.answer(None, 1, self.message)
+        self.release_sockets()
 
     def finish_stop(self):
         """The family has ended: on to what the stop was for."""
         then, self.stop_then = self.stop_then, None
+        self.stopping = None
+        self.outgoing = []
         self.drain()
         if then == states.STARTING:
             self.begin_start(by_request=any(kind in ('start', 'restart')
@@ -650,9 +787,11 @@ class Kept:
         self.forget()
 
     def forget(self):
-        """At rest: no longer kept (NAME.kept goes); a stop on purpose takes
-        the record too, as there is nothing more to say."""
+        """At rest: no longer kept (NAME.kept goes), the held sockets let
+        go; a stop on purpose takes the record too, as there is nothing
+        more to say."""
         self.child = None
+        self.release_sockets()
         try:
             self.files.clear_kept()
             if self.state == states.STOPPED:
@@ -686,6 +825,7 @@ class Kept:
         if program.ident is not None and process.is_running(program.ident):
             self.adopted = True
             self.follow(program.pid, program.ident, ours=False)
+            self.recover_sockets(program.pid)
             self.generation += 1
             self.move(states.RUNNING)
             self.note('adopted pid %d, left running by a keeper that is gone; its exit'
@@ -698,6 +838,23 @@ class Kept:
             self.ended_by_itself()
         else:
             self.forget()
+
+    def recover_sockets(self, pid):
+        """The held sockets of an adopted program, taken from it: the next
+        restart overlaps as before.  Those it cannot give (not allowed, or
+        it closed them) are said; its next restart stops it first."""
+        if not self.settings.get('listen'):
+            return
+        from . import sockets
+        addresses = sockets.parse_all(' '.join(self.settings['listen']))
+        found = sockets.recover(pid, addresses)
+        self.held = {address.text: (address, found[address.text])
+                     for address in addresses if address.text in found}
+        missing = [address.text for address in addresses if address.text not in found]
+        self.all_held = not missing
+        if missing:
+            self.note('could not take %s from pid %d; its next restart stops it first'
+                      % (', '.join(missing), pid))
 
     # -- sd_notify -----------------------------------------------------------------------
 

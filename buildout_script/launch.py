@@ -22,6 +22,7 @@ Nothing here knows of buildout, PID files or exit codes.
 """
 
 import errno
+import fcntl
 import os
 import sys
 
@@ -33,7 +34,7 @@ from .program import LaunchError
 class Plan:
     """What a start will do; see ``plan``."""
     __slots__ = ('argv', 'candidates', 'env', 'cwd', 'umask', 'account', 'groups',
-                 'watchdog_pid')
+                 'watchdog_pid', 'sockets', 'socket_names')
 
     def __init__(self, argv, env, cwd, umask, account, watchdog_pid=False):
         self.argv, self.env, self.cwd, self.umask = argv, env, cwd, umask
@@ -42,6 +43,8 @@ class Plan:
                        if account is not None else None)
         self.candidates = search_path(argv[0], env)
         self.watchdog_pid = watchdog_pid    # WATCHDOG_PID: the program's own PID
+        self.sockets = ()                   # descriptors to pass from fd 3 (sockets.py)
+        self.socket_names = ()
 
 
 def plan(settings, argv=None, extra_env=None, spawned=False, watchdog_pid=False,
@@ -122,7 +125,7 @@ def start(plan, outputs):
     """Start the program in a new session with ``outputs`` (stdout, stderr
     or None: the same) and stdin from /dev/null; a Child.  The caller keeps
     its descriptors; it is the program's parent."""
-    if plan.account is None and not plan.watchdog_pid:
+    if plan.account is None and not plan.watchdog_pid and not plan.sockets:
         return _spawn(plan, outputs)
     return _fork_exec(plan, outputs)
 
@@ -182,11 +185,14 @@ def _fork_exec(plan, outputs):
             os.dup2(devnull, 0)
             os.dup2(out, 1)
             os.dup2(err if err is not None else out, 2)
-            os.closerange(3, report_w)
+            report_w = pass_sockets(plan, report_w)
+            os.closerange(3 + len(plan.sockets), report_w)
             os.closerange(report_w + 1, 1 << 20)
             become(plan)
             if plan.watchdog_pid:
                 plan.env['WATCHDOG_PID'] = '%d' % os.getpid()
+            if plan.sockets:
+                plan.env['LISTEN_PID'] = '%d' % os.getpid()
             try:
                 exec_first(plan.candidates, plan.argv, plan.env)
             except OSError as e:
@@ -205,6 +211,28 @@ def _fork_exec(plan, outputs):
     os.waitpid(pid, 0)
     kind, _, message = answer.partition(' ')
     raise LaunchError(kind, message)
+
+
+def pass_sockets(plan, report_w):
+    """In the child: the held sockets onto descriptors 3, 4 ..., inherited,
+    with LISTEN_FDS and LISTEN_FDNAMES; LISTEN_PID follows once the PID is
+    sure.  Their blocking mode is the socket's, shared by every program
+    that holds it (as under systemd), so it is not touched here: the old
+    program of a restart that overlaps would have it changed under it.
+    Every descriptor is first moved above the range, so none is
+    overwritten before it is moved.  Returns where the report pipe is now."""
+    count = len(plan.sockets)
+    if not count:
+        return report_w
+    above = 3 + count
+    report_w = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, above)
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd in plan.sockets]
+    for target, fd in enumerate(moved, 3):
+        os.dup2(fd, target)                 # inheritable, as dup2 makes it
+        os.close(fd)
+    plan.env['LISTEN_FDS'] = '%d' % count
+    plan.env['LISTEN_FDNAMES'] = ':'.join(plan.socket_names)
+    return report_w
 
 
 def _signals_to_reset():

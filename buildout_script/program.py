@@ -20,6 +20,9 @@ class LaunchError(Exception):
 
 
 MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
+# Which launch by the keeper (KEEPERPID-GENERATION): the two programs of a
+# restart that overlaps carry the same service mark, and this tells them apart.
+LAUNCH_VARIABLE = 'BUILDOUT_SCRIPT_LAUNCH'
 
 
 def mark(settings):

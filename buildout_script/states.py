@@ -8,6 +8,8 @@ keeper is doing (``state``), as runit keeps ``want`` apart from ``state``.
     stopped    no program, and none wanted
     starting   launched; not ready yet
     running    ready (or adopted: left running by a keeper that is gone)
+    replacing  a restart with held sockets (listen): the new program starts
+               beside the old one, which serves until the new one is ready
     stopping   the stop schedule runs: the program, or what a dead one left
     backoff    it ended by itself; the next start waits out restart-delay
     exited     it ended by itself after STOPPING=1: not restarted
@@ -20,8 +22,8 @@ tests walk its process states); the keeper's tests drive real ones.
 """
 
 STOPPED, STARTING, RUNNING, STOPPING = 'stopped', 'starting', 'running', 'stopping'
-BACKOFF, EXITED, FATAL = 'backoff', 'exited', 'fatal'
-STATES = (STOPPED, STARTING, RUNNING, STOPPING, BACKOFF, EXITED, FATAL)
+BACKOFF, EXITED, FATAL, REPLACING = 'backoff', 'exited', 'fatal', 'replacing'
+STATES = (STOPPED, STARTING, RUNNING, REPLACING, STOPPING, BACKOFF, EXITED, FATAL)
 UP, DOWN = 'up', 'down'
 
 # (from, to): why.  Nothing else is a move.
@@ -43,6 +45,10 @@ MOVES = {
     (RUNNING, BACKOFF): 'it ended by itself; restarted after restart-delay',
     (RUNNING, EXITED): 'it ended by itself after STOPPING=1',
     (RUNNING, FATAL): 'it ended by itself past the restart-limit',
+    (RUNNING, REPLACING): 'a restart with listen: the new program starts beside the old',
+    (REPLACING, RUNNING): 'the new program is ready (the old one stops); or it failed'
+                          ' (the old one serves on)',
+    (REPLACING, STOPPING): 'a stop while a restart overlaps: both programs stop',
     (STOPPING, STOPPED): 'what it was stopping has ended',
     (STOPPING, STARTING): 'a restart: what ran has ended',
     (STOPPING, BACKOFF): 'what a dead program left has ended; restart after delay',
@@ -60,6 +66,9 @@ MOVES = {
 # The states with no program and nothing planned: a keeper keeping only
 # services in them has nothing to do, and ends.
 AT_REST = (STOPPED, EXITED, FATAL)
+
+# A program launched and not ready yet: its readiness is being waited for.
+COMING_UP = (STARTING, REPLACING)
 
 
 class MoveError(Exception):
@@ -82,6 +91,7 @@ FIELDS = {
     'want': (str, 'up or down: what a person asked for'),
     'state': (str, 'one of STATES'),
     'pid': (int, 'the program, while there is one'),
+    'replacing': (int, 'the new program of a restart that overlaps, until it is ready'),
     'generation': (int, 'programs launched or adopted by this keeper'),
     'restarts': (int, 'unexpected ends restarted by this keeper'),
     'last-exit': (str, "how the last program ended ('exited with status 3')"),

@@ -20,7 +20,6 @@ import time
 
 from . import lifecycle
 from . import process
-from . import wire
 from .lifecycle import Outcome, Status
 from .program import MARK_VARIABLE
 from .servicefiles import KeeperFiles
@@ -57,6 +56,8 @@ def status(settings, files):
             kept.message = '%s is running (pid %d, up %s; kept by pid %d, restarts: %d)' % (
                 name, st.pid, lifecycle.format_duration(st.uptime), keeper.pid,
                 record.get('restarts', 0))
+            if record['state'] == 'replacing' and record['replacing']:
+                kept.message += '; restarting: pid %d starts beside it' % record['replacing']
         else:
             kept.message = ('%s is running (pid %d, up %s) unsupervised: its keeper is gone;'
                             ' the next ctl command or check adopts it'
@@ -91,6 +92,7 @@ def ask(command, settings, start=True, timeout=None):
     message, pid), a keeper started first if none runs (unless not
     ``start``: then None).  A keeper of an older version is asked to hand
     over, and one of ours started."""
+    from . import wire          # here: status and the check need no socket module
     files = KeeperFiles(settings['pid-dir'])
     request = {'command': command, 'service': settings, 'environ': dict(os.environ),
                'code': code_identity()}

@@ -38,6 +38,14 @@ pytestmark = pytest.mark.usefixtures('subreaper')
     (ENTRY_POINT + 'arguments = )(\n', 'arguments', 'expected Python arguments'),
     (ENTRY_POINT + 'arguments = 1), print(2\n', 'arguments', 'expected Python arguments'),
     (SERVICE + 'entry-point = http.server:test\n', 'entry-point', 'not both'),
+    (SERVICE + 'listen = localhost:http\n', 'listen', 'expected HOST:PORT, [IPV6]:PORT'),
+    (SERVICE + 'listen = ::1:8080\n', 'listen', 'an IPv6 address goes in brackets'),
+    (SERVICE + 'listen = 127.0.0.1:8080\nsupervise = false\n', 'listen',
+     'needs supervise = true'),
+    (SERVICE + 'listen = 127.0.0.1:8080\nready = http://127.0.0.1:8080/\n', 'ready',
+     'probes a port the keeper holds'),
+    (SERVICE + 'listen = 127.0.0.1:8080\nlisten-mode = rw\n', 'listen-mode',
+     'expected an octal mode'),
 ])
 def test_bad_option_is_refused_naming_it(sample, part, option, words):
     sample.configure(part)

@@ -120,15 +120,17 @@ class StandIn(Kept):
     def open_notify(self):
         pass
 
-    def launch(self):
+    def launch(self, record=True):
         if self.fail_launch:
             raise LaunchError('not-installed', 'program not found: nothing')
         pid = next(self.pids)
         self.adopted = False
         self.follow(pid, process.Identity(pid, '1', process.boot_id()), ours=True)
         self.generation += 1
+        if record:
+            self.record_program()
 
-    def family(self):
+    def family(self, programs=None, spare=None):
         return set(self.left)
 
     def end(self, code=0):
