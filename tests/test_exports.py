@@ -232,6 +232,36 @@ def test_ready_notify_makes_a_notify_unit():
     assert any(note.startswith('ready = alive:2') for note in notes)
 
 
+@needs_systemd_analyze
+def test_listen_writes_a_socket_unit_that_systemd_verifies(sample, tmp_path):
+    sample.configure(service('web', 'systemd = user\nsystemd-install = true\n'
+                             'ready = notify\nlisten-mode = 0660\n'
+                             'listen = 127.0.0.1:8080 [::1]:8080 unix:var/web.sock\n'))
+    code, out = run_buildout(sample, tmp_path)
+    assert code == 0, out
+    assert 'web.socket does not express' not in out, out
+    assert 'restart-overlap: systemd stops the old program' in out, out
+    service_text = sample.read('etc/systemd/web.service').splitlines()
+    assert {'Requires=web.socket', 'After=web.socket', 'Sockets=web.socket'} <= set(
+        service_text)
+    unit = sample.path('etc', 'systemd', 'web.socket')
+    lines = sample.read('etc/systemd/web.socket').splitlines()
+    for line in ['ListenStream=127.0.0.1:8080', 'ListenStream=[::1]:8080',
+                 'ListenStream=%s' % sample.path('var', 'web.sock'), 'SocketMode=0660',
+                 'FileDescriptorName=web', 'Service=web.service', 'WantedBy=sockets.target']:
+        assert line in lines, line
+    code, dump = verify(unit)
+    assert code == 0, dump
+    assert problems(dump, 'web.socket') == [] and problems(dump, 'web.service') == []
+    assert dumped(dump, 'FileDescriptorName') == ['web']
+    link = tmp_path / '.config' / 'systemd' / 'user' / 'web.socket'
+    assert os.readlink(link) == unit
+    sample.configure('', parts=[])
+    code, out = run_buildout(sample, tmp_path)
+    assert code == 0, out
+    assert not os.path.lexists(unit) and not os.path.lexists(link)
+
+
 def test_no_restarts_allowed_is_restart_no():
     text, notes = systemd.unit(settings(**{'restart-limit': 0}), ['/bin/sleep', '600'],
                                'user', 'web', '/srv/site', ('/x.log', '/x.log'), 'MARK=x')
@@ -380,6 +410,16 @@ def test_supervisor_include_has_every_setting(sample):
     assert values['stdout_logfile_maxbytes'] == '0' and values['redirect_stderr'] == 'true'
     assert 'web: etc/supervisor/web.conf does not express ready = alive:1.5:' \
         ' supervisord counts whole seconds; 2 here' in out
+
+
+def test_supervisor_include_names_the_sockets_it_cannot_hold(sample):
+    sample.configure(service('web', 'supervisor = etc/supervisor/web.conf\n'
+                             'listen = 127.0.0.1:8080\nready = notify\n'))
+    code, out = sample.buildout()
+    assert code == 0, out
+    assert 'web: etc/supervisor/web.conf does not express listen = 127.0.0.1:8080:' \
+        ' supervisord holds no sockets for a program' in out, out
+    assert 'listen = 127.0.0.1:8080: supervisord' in sample.read('etc/supervisor/web.conf')
 
 
 def test_supervisor_include_loads_in_supervisord(sample, tmp_path):

@@ -215,6 +215,7 @@ class Service:
                 # Uninstall sees only the saved options: keep what names the link.
                 self.options['_systemd-link'] = systemd.link_path(scope, unit)
                 self.options['_systemd-unit'] = unit
+                self.options['_systemd-socket'] = 'true' if self.settings['listen'] else ''
         elif self.flag('systemd-install'):
             raise part_error(self.name, 'systemd-install', "needs option 'systemd'"
                              ' (user or system)')
@@ -270,17 +271,23 @@ class Service:
                 text, notes = self.export_text(kind, argument, values, sys_path)
             except (supervisor.SupervisorError, logrotate.DirectiveError) as e:
                 raise part_error(self.name, kind, str(e))
-            write_if_changed(path, text)
-            self.options.created(path)
-            for note in notes:
-                logger.warning('%s does not express %s', os.path.relpath(path, self.base),
-                               note)
+            files = [(path, text, notes)]
+            if kind == 'systemd' and values.get('listen'):
+                files.append((socket_unit_path(path),)
+                             + systemd.socket_unit(values, self.name, self.base))
+            for path, text, notes in files:
+                write_if_changed(path, text)
+                self.options.created(path)
+                for note in notes:
+                    logger.warning('%s does not express %s',
+                                   os.path.relpath(path, self.base), note)
 
     def install_systemd_link(self):
         link = self.options.get('_systemd-link')
         if link:
             try:
-                systemd.install_link(link, self.options['_systemd-unit'])
+                for link, unit in systemd_links(self.options):
+                    systemd.install_link(link, unit)
             except systemd.LinkError as e:
                 raise part_error(self.name, 'systemd-install', str(e))
 
@@ -441,14 +448,30 @@ def service_part(buildout, part, name):
     return options
 
 
+def socket_unit_path(service_unit):
+    """NAME.socket beside NAME.service."""
+    return service_unit[:-len('.service')] + '.socket'
+
+
+def systemd_links(options):
+    """(link, unit) of the units ``systemd-install`` links, from the part's
+    saved options (all uninstall sees)."""
+    if not options.get('_systemd-link'):
+        return []
+    pairs = [(options['_systemd-link'], options['_systemd-unit'])]
+    if options.get('_systemd-socket'):
+        pairs.append(tuple(socket_unit_path(path) for path in pairs[0]))
+    return pairs
+
+
 def uninstall(name, options):
     """``zc.buildout.uninstall`` entry point: take the part's block out of the crontab.
 
     The scripts go with the part's recorded paths; PID and log directories stay.
     The link to a systemd unit goes here, if it still is our link.
     """
-    if options.get('_systemd-link'):
-        systemd.remove_link(options['_systemd-link'], options['_systemd-unit'])
+    for link, unit in systemd_links(options):
+        systemd.remove_link(link, unit)
     if not (options.get('cron') or '').strip() or '_buildout-directory' not in options:
         return
     try:

@@ -84,6 +84,11 @@ def program_section(settings, argv, part, base, log_paths, mark):
                      ' its values are not in this include (copy what the program needs'
                      ' into environment, knowing the include is as readable as the file'
                      ' it is in)' % settings['environment-file'])
+    if settings.get('listen'):
+        notes.append('listen = %s: supervisord holds no sockets for a program (its'
+                     ' fcgi-program does, for FastCGI only); under supervisord the program'
+                     ' gets no LISTEN_FDS and must bind the addresses itself, and a restart'
+                     ' refuses connections' % ' '.join(settings['listen']))
     if settings['reload-signal']:
         notes.append('reload-signal = %s: reload with supervisorctl signal %s %s'
                      % (settings['reload-signal'], settings['reload-signal'][3:], name))
