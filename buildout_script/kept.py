@@ -684,9 +684,13 @@ class Kept:
             self.begin_stop(states.FATAL)
 
     def restart_after_backoff(self):
+        """The wait is over: start; or, while what the last program left is
+        still being stopped, start as soon as that is done."""
         self.backoff_timer = None
         if self.state == states.BACKOFF:
             self.begin_start()
+        elif self.state == states.STOPPING and self.stop_then == states.BACKOFF:
+            self.stop_then = states.STARTING
 
     # -- stopping --------------------------------------------------------------------------
 

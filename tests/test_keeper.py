@@ -136,6 +136,7 @@ def test_status_says_starting_while_the_keeper_waits_for_ready(kept):
                                             % svc.read_pid()), r
     assert start.wait(timeout=30) == 0
     assert status_of(svc)['state'] == 'running'
+    import time; print(time.strftime('%T'), svc.log.read_text())
     svc.run('stop')
 
 
@@ -201,3 +202,31 @@ def test_supervise_alone_on_the_command_line_means_true(cleanup, tmp_path):
     done = subprocess.run(svc.argv() + ['--supervise', 'stop'], env=svc.env(),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and 'stopped' in done.stdout, done
+
+
+def test_a_program_killed_during_its_backoff_wait_is_restarted_after_its_leftovers(kept, tmp_path):
+    """The second program dies within restart-delay of the first restart,
+    so the keeper waits (about 3 s), while the child it left takes 4 s to
+    end after TERM: the next program starts once the child is gone."""
+    launches, child = tmp_path / 'launches', tmp_path / 'child'
+    script = support.script(tmp_path, 'slow_child.py', (
+        'import os, signal, time\n'
+        'with open(%r, "a") as f:\n'
+        '    f.write("launch\\n")\n'
+        'if open(%r).read().count("launch") == 2 and os.fork() == 0:\n'
+        '    signal.signal(signal.SIGTERM, lambda *a: (time.sleep(4), os._exit(0)))\n'
+        '    open(%r, "w").write(str(os.getpid()))\n'
+        'time.sleep(300)\n') % (str(launches), str(launches), str(child)))
+    svc = kept(support.program(sys.executable, script), restart_delay=3, stop_timeout=10)
+    first = svc.start_ok()
+    assert wait_for(lambda: launches.exists())
+    os.kill(first.pid, signal.SIGKILL)
+    assert wait_for(lambda: child.exists() and child.read_text())
+    second = proc(svc.read_pid())
+    os.kill(second.pid, signal.SIGKILL)
+    assert wait_for(lambda: 'next restart in' in svc.log.read_text()), svc.log.read_text()
+    assert wait_for(lambda: launches.read_text().count('launch') == 3, timeout=15), \
+        svc.log.read_text()
+    assert gone(proc(int(child.read_text())))
+    assert status_of(svc)['state'] == 'running'
+    svc.run('stop')
