@@ -2,7 +2,9 @@
 sample buildout, with the set-up, helpers and checker of the chapters in
 docs/ (test_manual.py says what they are)."""
 
-from test_manual import README, run_manual
+import os
+
+from test_manual import README, ROOT, run_manual
 
 
 def test_readme():
@@ -17,3 +19,14 @@ def test_readme_table_lists_every_service_option():
     table = text[text.index('Options of a service part'):text.index('An entry point instead')]
     for option in list(config.DEFAULTS) + list(service.OPTIONS):
         assert '\n``%s``' % option in table, option
+
+
+def test_hacking_names_every_module_of_the_package():
+    """The contributors' module map (HACKING.txt) keeps up with the package."""
+    with open(os.path.join(ROOT, 'HACKING.txt'), encoding='utf-8') as f:
+        text = f.read()
+    text = text[text.index('Where things are'):text.index('The tests\n')]
+    package = os.path.join(ROOT, 'buildout_script')
+    for name in sorted(os.listdir(package)):
+        if name.endswith('.py') and name != '__init__.py':
+            assert '``%s``' % name in text or '/%s``' % name in text, name
