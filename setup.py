@@ -52,6 +52,7 @@ setup(
     extras_require={
         'test': [
             'pytest',
+            'pytest-xdist',  # bin/test runs the suite on every core (up to 4)
             'zope.testing',
             # its own parser loads our supervisord includes in the tests
             'supervisor',

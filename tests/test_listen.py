@@ -164,14 +164,14 @@ def test_a_new_program_that_fails_leaves_the_old_one_serving(server):
     assert 'old settings' in st.output and 'environment' in st.output, st
 
 
-def test_a_new_program_never_ready_is_stopped_and_the_old_one_serves_on(server):
+def test_a_new_program_never_ready_is_stopped_and_the_old_one_serves_on(server, tmp_path):
     port = free_port()
     svc = server('127.0.0.1:%d' % port, start_timeout=1)
     first = svc.start_ok()
     r = svc.run('restart', environment='READY_DELAY=300')
     assert r.code == 1 and 'not ready' in r.output, r
     assert alive(first) and int(ask(('127.0.0.1', port)).split()[0]) == first.pid
-    assert wait_for(lambda: [p.pid for p in support.running_with('server.py')] == [first.pid])
+    assert wait_for(lambda: [p.pid for p in support.running_with(str(tmp_path / 'server.py'))] == [first.pid])
 
 
 def test_a_killed_program_refuses_no_connection(server):
