@@ -162,40 +162,6 @@ def test_status_says_starting_while_start_waits_for_ready(sample):
         sample.run(['bin/webctl', 'stop'])
 
 
-def test_check_failures_tolerates_failed_probes_before_restarting(sample):
-    flag = sample.path('healthy')
-    sample.configure('[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n'
-                     'check = exec:test -e %s\ncheck-failures = 3\nrestart-delay = 0\n' % flag)
-    assert sample.buildout()[0] == 0
-    try:
-        assert sample.run(['bin/webctl', 'start'])[0] == 0
-        first = pid(sample)
-        for count in (1, 2):
-            code, out = sample.run(['bin/web-check'])
-            assert (code, out) == (1, ''), out
-            assert sample.read('var/run/web.failures').strip() == str(count)
-        code, out = sample.run(['bin/web-check', '-v'])
-        assert code == 1 and 'restarted it' in out, out
-        assert pid(sample) != first
-        assert not os.path.exists(sample.path('var/run/web.failures'))
-        # a passing probe ends a run of failures
-        code, out = sample.run(['bin/web-check', '-v'])
-        assert 'failure 1 of 3 before a restart' in out and 'failures=1' in out, out
-        sample.write('healthy', '')
-        code, out = sample.run(['bin/web-check'])
-        assert (code, out) == (0, '')
-        assert not os.path.exists(sample.path('var/run/web.failures'))
-    finally:
-        sample.run(['bin/webctl', 'stop'])
-
-
-def test_check_failures_must_be_at_least_one(sample):
-    sample.configure('[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n'
-                     'check-failures = 0\n')
-    code, out = sample.buildout()
-    assert "Part 'web', option 'check-failures': expected a whole number >= 1" in out, out
-
-
 def test_published_paths_for_other_parts(sample):
     sample.write('t.in', '%(ctl)s %(check)s %(pid)s %(log)s\n')
     sample.configure('[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n'

@@ -2,8 +2,7 @@
 
 import os
 
-import pytest
-
+import support
 from support import wait_for
 
 
@@ -84,7 +83,7 @@ def test_a_symlink_is_refused(sample):
     assert code == 6 and 'is a symlink; refusing to follow it' in out, out
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='needs root (runs as nobody)')
+needs_root = support.needs_root
 
 
 @needs_root

@@ -1,5 +1,5 @@
 """The commands as a person meets them: the usage line, --help, "did you
-mean", --version and the check's -t, driven through real generated scripts."""
+mean" and --version, driven through real generated scripts."""
 
 import os
 import sys
@@ -11,30 +11,10 @@ from buildout_script import config
 from buildout_script.ctl import ACTIONS
 from support import alive, proc, wait_for
 
-SERVICE = '[web]\nrecipe = buildout_script:service\nprogram = sleep 60\n'
-
-
-@pytest.fixture
-def web(sample):
-    """A sample buildout with bin/webctl and bin/web-check (program: sleep)."""
-    sample.configure(SERVICE)
-    code, out = sample.buildout()
-    assert code == 0, out
-    yield sample
-    sample.run(['bin/webctl', 'stop'])
-
-
-def run(sample, *argv):
-    """(exit code, stdout, stderr) of a command in the sample buildout."""
-    import subprocess
-    done = subprocess.run(list(argv), cwd=sample.dir, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60)
-    assert 'Traceback' not in done.stdout + done.stderr, done
-    return done.returncode, done.stdout, done.stderr
 
 
 def test_no_action_is_one_usage_line_naming_the_actions(web):
-    code, out, err = run(web, 'bin/webctl')
+    code, out, err = web.output('bin/webctl')
     assert (code, out) == (2, '')
     assert len(err.splitlines()) == 1, err
     assert err.startswith('usage: webctl ')
@@ -43,7 +23,7 @@ def test_no_action_is_one_usage_line_naming_the_actions(web):
 
 
 def test_help_names_the_service_then_the_actions_then_the_settings(web):
-    code, out, err = run(web, 'bin/webctl', '--help')
+    code, out, err = web.output('bin/webctl', '--help')
     assert (code, err) == (0, '')
     assert 'webctl: control the `web` service' in out
     lines = out.splitlines()
@@ -65,40 +45,40 @@ def test_help_names_the_service_then_the_actions_then_the_settings(web):
 
 
 def test_a_mistyped_action_gets_the_nearest_one_suggested(web):
-    code, out, err = run(web, 'bin/webctl', 'sttus')
+    code, out, err = web.output('bin/webctl', 'sttus')
     assert (code, out) == (2, '')
     assert err == "webctl: unknown action 'sttus'; did you mean 'status'?\n"
-    code, out, err = run(web, 'bin/webctl', '--json', 'stauts')
+    code, out, err = web.output('bin/webctl', '--json', 'stauts')
     assert (code, err) == (2, "webctl: unknown action 'stauts'; did you mean 'status'?\n")
 
 
 def test_an_action_far_from_all_lists_them(web):
-    code, out, err = run(web, 'bin/webctl', 'xyzzy')
+    code, out, err = web.output('bin/webctl', 'xyzzy')
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("webctl: unknown action 'xyzzy'; expected one of start, stop")
 
 
 def test_a_mistyped_option_gets_the_nearest_one_suggested_and_nothing_runs(web):
-    code, out, err = run(web, 'bin/webctl', '--stop-timout', '5', 'start')
+    code, out, err = web.output('bin/webctl', '--stop-timout', '5', 'start')
     assert (code, out) == (2, '')
     assert err == "webctl: unknown option '--stop-timout'; did you mean '--stop-timeout'?\n"
     assert not os.path.exists(web.path('var', 'run', 'web.pid'))
     # no abbreviations: --pid is a mistake, not --pid-dir
-    code, out, err = run(web, 'bin/webctl', '--pid', '/tmp', 'status')
+    code, out, err = web.output('bin/webctl', '--pid', '/tmp', 'status')
     assert (code, err) == (2, "webctl: unknown option '--pid'; did you mean '--pid-dir'?\n")
 
 
 def test_version_comes_from_the_installed_distribution(web):
     version = metadata.version('buildout_script')
-    assert run(web, 'bin/webctl', '--version') == (
+    assert web.output('bin/webctl', '--version') == (
         0, 'webctl (buildout_script %s)\n' % version, '')
     for flag in ('-V', '--version'):
-        assert run(web, 'bin/web-check', flag) == (
+        assert web.output('bin/web-check', flag) == (
             0, 'web-check (buildout_script %s)\n' % version, '')
 
 
 def test_check_help_states_its_exit_codes(web):
-    code, out, err = run(web, 'bin/web-check', '--help')
+    code, out, err = web.output('bin/web-check', '--help')
     assert (code, err) == (0, '')
     assert 'web-check: the watchdog of the `web` service' in out
     for line in ('0 OK', '1 WARNING', '2 CRITICAL', '3 UNKNOWN'):
@@ -108,32 +88,12 @@ def test_check_help_states_its_exit_codes(web):
 
 
 def test_check_mistakes_are_unknown_with_a_suggestion(web):
-    code, out, err = run(web, 'bin/web-check', '--verbos')
+    code, out, err = web.output('bin/web-check', '--verbos')
     assert (code, out, err) == (
         3, "web-check UNKNOWN - unknown option '--verbos'; did you mean '--verbose'?\n", '')
-    code, out, err = run(web, 'bin/web-check', '-t', 'soon')
+    code, out, err = web.output('bin/web-check', '-t', 'soon')
     assert (code, out) == (
         3, "web-check UNKNOWN - --timeout: expected a number of seconds, got 'soon'\n")
-
-
-def test_check_timeout_ends_unknown_and_undoes_the_start_it_began(web):
-    """-t: the Monitoring Plugins' plugin timeout.  Here the start it makes
-    waits for a port nothing will ever open."""
-    web.configure(SERVICE + 'ready = tcp:127.0.0.1:9\nstart-timeout = 120\n')
-    assert web.buildout()[0] == 0
-    code, out, err = run(web, 'bin/web-check', '-t', '1')
-    assert (code, out, err) == (3, 'web UNKNOWN - timed out after 1s (-t)\n', '')
-    assert not os.path.exists(web.path('var', 'run', 'web.pid'))
-    assert run(web, 'bin/webctl', 'status')[0] == 3
-
-
-def test_check_timeout_is_quiet_when_the_check_is_quick(web):
-    assert run(web, 'bin/webctl', 'start')[0] == 0
-    pid = int(open(web.path('var', 'run', 'web.pid')).read())
-    for argv in (['-t', '30'], ['--timeout=30', '-v']):
-        code, out, err = run(web, 'bin/web-check', *argv)
-        assert code == 0 and err == ''
-    assert out.startswith('web OK - running (pid %d' % pid)
 
 
 @pytest.mark.parametrize('command', [['bin/webctl', 'status'], ['bin/webctl', 'sttus'],
@@ -161,9 +121,9 @@ def test_python_m_without_arguments_names_name_in_its_usage(tmp_path):
 
 def test_settings_given_on_the_command_line_still_act(web):
     """The parsing path with options: start, --help, stop --stop-timeout 5."""
-    assert run(web, 'bin/webctl', 'start')[0] == 0
+    assert web.output('bin/webctl', 'start')[0] == 0
     pid = int(open(web.path('var', 'run', 'web.pid')).read())
-    assert run(web, 'bin/webctl', '--help')[0] == 0
-    assert run(web, 'bin/webctl', 'status')[0] == 0
-    assert run(web, 'bin/webctl', '--stop-timeout', '5', 'stop')[0] == 0
+    assert web.output('bin/webctl', '--help')[0] == 0
+    assert web.output('bin/webctl', 'status')[0] == 0
+    assert web.output('bin/webctl', '--stop-timeout', '5', 'stop')[0] == 0
     assert wait_for(lambda: not alive(proc(pid)))

@@ -1,6 +1,5 @@
 """Supervised mode (``--supervise``): the pid dir's keeper, real kills."""
 
-import json
 import os
 import signal
 import subprocess
@@ -16,33 +15,14 @@ from support import Ctl, alive, gone, proc, wait_for
 pytestmark = pytest.mark.usefixtures('subreaper')
 
 
-@pytest.fixture
-def kept(cleanup, tmp_path):
-    """A factory of supervised services (default program: sleep 300)."""
-    def make(program=None, name='svc', **options):
-        options.setdefault('restart_delay', 0)
-        return Ctl(cleanup, tmp_path, name=name, supervise='true',
-                   program=program or support.program('sleep', '300'), **options)
-    return make
-
-
-def status_of(svc):
-    r = svc.run('status', '--json')
-    return json.loads(r.out)
-
-
-def keeper_pid(svc):
-    return int((svc.pid_dir / (svc.name + '.keeper')).read_text().split()[1])
-
-
 def test_start_runs_a_keeper_that_ps_names_and_the_program_as_its_child(kept):
     svc = kept()
     program = svc.start_ok()
-    keeper = proc(keeper_pid(svc))
+    keeper = proc(svc.keeper_pid())
     assert program.ppid() == keeper.pid
     assert keeper.cmdline()[1:] == ['-S', '-m', 'buildout_script.keeper', str(svc.pid_dir)]
     assert keeper.name() == 'keeper'
-    st = status_of(svc)
+    st = svc.status_json()
     assert st['state'] == 'running' and st['pid'] == program.pid
     assert st['keeper'] == keeper.pid and st['supervised'] and st['restarts'] == 0
     r = svc.run('stop')
@@ -57,15 +37,15 @@ def test_kill_9_of_the_program_brings_it_back_at_once(kept):
     first = svc.start_ok()
     os.kill(first.pid, signal.SIGKILL)
     wait_for(lambda: svc.pid_file.exists() and svc.read_pid() != first.pid)
-    wait_for(lambda: status_of(svc)['restarts'] == 1)
-    st = status_of(svc)
+    wait_for(lambda: svc.status_json()['restarts'] == 1)
+    st = svc.status_json()
     assert st['state'] == 'running' and st['last-exit'] == 'killed by SIGKILL', st
     assert 'restarted it' in svc.log.read_text()
     svc.run('stop')
 
 
 def test_keeper_gives_up_after_the_restart_limit_and_the_check_says_critical(kept):
-    svc = kept(support.program(sys.executable, '-c', 'import time; time.sleep(0.3)'),
+    svc = kept(program=support.program(sys.executable, '-c', 'import time; time.sleep(0.3)'),
                restart_limit=2, ready='alive:0.1')
     svc.start_ok()
     wait_for(lambda: 'gave up' in svc.run('status').out, timeout=30)
@@ -79,14 +59,14 @@ def test_keeper_gives_up_after_the_restart_limit_and_the_check_says_critical(kep
 
 def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(kept):
     # Each line in two writes: the keeper may well die in the middle of one.
-    svc = kept(support.program(sys.executable, '-c', 'import sys, time, itertools\n'
+    svc = kept(program=support.program(sys.executable, '-c', 'import sys, time, itertools\n'
                                'for i in itertools.count():\n'
                                '    sys.stdout.write("line"); sys.stdout.flush()\n'
                                '    time.sleep(0.003)\n'
                                '    sys.stdout.write(" %d\\n" % i); sys.stdout.flush()\n'
                                '    time.sleep(0.007)'))
     program = svc.start_ok()
-    keeper = proc(keeper_pid(svc))
+    keeper = proc(svc.keeper_pid())
     keeper.kill()
     wait_for(lambda: gone(keeper))
     assert alive(program)
@@ -95,7 +75,7 @@ def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(
     r = svc.run('start')
     assert r.code == 0 and 'adopted' in r.out, r
     assert svc.read_pid() == program.pid          # never a second copy
-    assert status_of(svc)['keeper'] != keeper.pid
+    assert svc.status_json()['keeper'] != keeper.pid
     # What it wrote meanwhile waited in the pipe: every line is there once.
     r = svc.run('stop')
     assert r.code == 0 and gone(program), r
@@ -107,7 +87,7 @@ def test_kill_9_of_the_keeper_leaves_the_program_and_the_next_command_adopts_it(
 def test_supervise_turned_off_while_kept_goes_through_the_keeper_until_it_ends(kept):
     svc = kept()
     program = svc.start_ok()
-    keeper = proc(keeper_pid(svc))
+    keeper = proc(svc.keeper_pid())
     plain = svc.run                             # the same service, supervise = false
     r = plain('status', supervise='false')
     assert r.code == 0 and 'kept by pid %d' % keeper.pid in r.out, r
@@ -121,7 +101,7 @@ def test_supervise_turned_off_while_kept_goes_through_the_keeper_until_it_ends(k
     assert plain('stop', supervise='false').code == 0 and gone(program)
     # A stop behind a keeper's back would be undone by its restart.
     program = svc.start_ok()
-    keeper = proc(keeper_pid(svc))
+    keeper = proc(svc.keeper_pid())
     r = plain('stop', supervise='false')
     assert r.code == 0 and gone(program) and gone(keeper), r
     assert plain('status', supervise='false').code == 3 and not svc.pid_file.exists()
@@ -135,7 +115,7 @@ def test_status_says_starting_while_the_keeper_waits_for_ready(kept):
     assert r.code == 0 and r.out.startswith('svc is starting (pid %d, waiting for alive:1;'
                                             % svc.read_pid()), r
     assert start.wait(timeout=30) == 0
-    assert status_of(svc)['state'] == 'running'
+    assert svc.status_json()['state'] == 'running'
     import time; print(time.strftime('%T'), svc.log.read_text())
     svc.run('stop')
 
@@ -143,33 +123,33 @@ def test_status_says_starting_while_the_keeper_waits_for_ready(kept):
 def test_check_adopts_an_unsupervised_program_with_a_warning(kept):
     svc = kept()
     program = svc.start_ok()
-    proc(keeper_pid(svc)).kill()
+    proc(svc.keeper_pid()).kill()
     wait_for(lambda: 'unsupervised' in svc.run('status').out)
     argv = svc.argv()
     check = subprocess.run(argv[:1] + ['-m', 'buildout_script.check'] + argv[3:],
                            env=svc.env(), capture_output=True, text=True)
     assert check.returncode == 1 and 'adopted' in check.stdout, check
-    st = status_of(svc)
+    st = svc.status_json()
     assert st['pid'] == program.pid and st['supervised'] and st['adopted']
     program.kill()                  # adopted: restarted, its exit status unknown
-    wait_for(lambda: status_of(svc)['pid'] not in (None, program.pid))
-    assert 'unknown' in status_of(svc)['last-exit']
+    wait_for(lambda: svc.status_json()['pid'] not in (None, program.pid))
+    assert 'unknown' in svc.status_json()['last-exit']
     svc.run('stop')
 
 
 def test_restart_keeps_the_keeper_and_kill_reaches_the_program(kept):
     svc = kept()
     first = svc.start_ok()
-    keeper = keeper_pid(svc)
+    keeper = svc.keeper_pid()
     r = svc.run('restart')
     assert r.code == 0 and 'restarted' in r.out, r
-    assert keeper_pid(svc) == keeper and svc.read_pid() != first.pid
+    assert svc.keeper_pid() == keeper and svc.read_pid() != first.pid
     assert gone(first)
     second = svc.read_pid()
     r = svc.run('kill', 'KILL')
     assert r.code == 0, r
     wait_for(lambda: svc.read_pid() not in (second,) if svc.pid_file.exists() else False)
-    assert keeper_pid(svc) == keeper
+    assert svc.keeper_pid() == keeper
     svc.run('stop')
 
 
@@ -178,7 +158,7 @@ def test_stop_stops_what_the_program_left_to_the_subreaper(kept, tmp_path):
         'import subprocess, sys, time\n'
         'subprocess.Popen(["sleep", "300"], start_new_session=True)\n'
         'time.sleep(300)\n'))
-    svc = kept(support.program(sys.executable, script))
+    svc = kept(program=support.program(sys.executable, script))
     program = svc.start_ok()
     wait_for(lambda: program.children())
     orphan = program.children()[0]
@@ -187,7 +167,7 @@ def test_stop_stops_what_the_program_left_to_the_subreaper(kept, tmp_path):
 
 
 def test_start_of_a_missing_program_exits_5_and_leaves_no_keeper(kept, tmp_path):
-    svc = kept(support.program(str(tmp_path / 'no-such-program')))
+    svc = kept(program=support.program(str(tmp_path / 'no-such-program')))
     r = svc.run('start')
     assert r.code == 5 and 'program not found' in r.err, r
     assert not svc.pid_file.exists()
@@ -217,7 +197,7 @@ def test_a_program_killed_during_its_backoff_wait_is_restarted_after_its_leftove
         '    signal.signal(signal.SIGTERM, lambda *a: (time.sleep(4), os._exit(0)))\n'
         '    open(%r, "w").write(str(os.getpid()))\n'
         'time.sleep(300)\n') % (str(launches), str(launches), str(child)))
-    svc = kept(support.program(sys.executable, script), restart_delay=3, stop_timeout=10)
+    svc = kept(program=support.program(sys.executable, script), restart_delay=3, stop_timeout=10)
     first = svc.start_ok()
     assert wait_for(lambda: launches.exists())
     os.kill(first.pid, signal.SIGKILL)
@@ -228,5 +208,5 @@ def test_a_program_killed_during_its_backoff_wait_is_restarted_after_its_leftove
     assert wait_for(lambda: launches.read_text().count('launch') == 3, timeout=15), \
         svc.log.read_text()
     assert gone(proc(int(child.read_text())))
-    assert status_of(svc)['state'] == 'running'
+    assert svc.status_json()['state'] == 'running'
     svc.run('stop')

@@ -21,16 +21,13 @@ def svc(tmp_path):
         cleanup.finish()
 
 
-def keeper_pid(svc):
-    return int((svc.pid_dir / (svc.name + '.keeper')).read_text().split()[1])
-
 
 def test_check_restarts_a_hung_program_through_its_keeper(svc, tmp_path):
     healthy = tmp_path / 'healthy'
     healthy.touch()
     probe = 'exec:test -e %s' % healthy
     first = svc.start_ok()
-    keeper = keeper_pid(svc)
+    keeper = svc.keeper_pid()
     assert svc.check(check=probe).code == 0
     healthy.unlink()
     r = svc.check(check=probe)
@@ -40,7 +37,7 @@ def test_check_restarts_a_hung_program_through_its_keeper(svc, tmp_path):
                             % (first.pid, probe)), r
     assert '; restarted it (pid %d) | uptime=0s restarts=1' % second in r.out, r
     assert second != first.pid and gone(first)
-    assert keeper_pid(svc) == keeper and proc(second).ppid() == keeper
+    assert svc.keeper_pid() == keeper and proc(second).ppid() == keeper
     assert svc.run('status').code == 0
     svc.run('stop')
 

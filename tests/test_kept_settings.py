@@ -1,7 +1,7 @@
 """A supervised service after buildout changes its settings: status says
 so, and restart applies them (the keeper too, which holds the old ones)."""
 
-from support import alive, gone, proc, wait_for
+from support import alive, proc, wait_for
 
 PROGRAM = ('[web]\nrecipe = buildout_script:service\n'
            'program = ${buildout:executable} -c "import time;'

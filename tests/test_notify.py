@@ -1,7 +1,6 @@
 """``ready = notify``: programs that speak sd_notify over a real datagram socket."""
 
 import hashlib
-import json
 import os
 import socket
 import sys
@@ -94,10 +93,6 @@ def speaker(cleanup, tmp_path):
     return make
 
 
-def status_of(svc):
-    return json.loads(svc.run('status', '--json').out)
-
-
 @pytest.mark.parametrize('supervise', ['true', 'false'])
 def test_start_waits_for_ready_1_from_a_slow_program(speaker, supervise):
     svc = speaker('slow', supervise=supervise)
@@ -106,7 +101,7 @@ def test_start_waits_for_ready_1_from_a_slow_program(speaker, supervise):
     assert r.code == 0, r
     assert time.monotonic() - began >= 0.5
     if supervise == 'true':
-        assert status_of(svc)['status-text'] == 'warmed up'
+        assert svc.status_json()['status-text'] == 'warmed up'
         assert 'status: warmed up' in svc.run('status').out
     svc.run('stop')
 
@@ -131,9 +126,9 @@ def test_start_fails_when_ready_never_comes(speaker):
 def test_a_program_that_stops_pinging_its_watchdog_is_restarted(speaker):
     svc = speaker('watchdog', watchdog_timeout=0.5)
     first = svc.start_ok()
-    wait_for(lambda: status_of(svc)['restarts'] >= 1)
+    wait_for(lambda: svc.status_json()['restarts'] >= 1)
     assert gone(first)
-    st = status_of(svc)
+    st = svc.status_json()
     assert st['last-exit'] == 'killed by SIGABRT' and st['pid'] != first.pid, st
     environ = open('/proc/%d/environ' % st['pid']).read().split('\0')
     assert 'WATCHDOG_USEC=500000' in environ and 'WATCHDOG_PID=%d' % st['pid'] in environ
@@ -147,7 +142,7 @@ def test_reload_waits_for_reloading_then_ready(speaker):
     r = svc.run('reload')
     assert r.code == 0, r
     assert time.monotonic() - began >= 0.5
-    assert status_of(svc)['status-text'] == 'reloaded'
+    assert svc.status_json()['status-text'] == 'reloaded'
     svc.run('stop')
 
 
@@ -164,14 +159,14 @@ def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
     r = svc.run('start')
     main = support.proc(svc.read_pid())     # already the process it named
     assert r.code == 0 and 'started (pid %d,' % main.pid in r.out, r
-    st = status_of(svc)
+    st = svc.status_json()
     assert st['pid'] == main.pid and 'MAINPID=%d' % main.pid in svc.log.read_text()
     assert wait_for(lambda: main.ppid() == st['keeper'])   # its parent exited: ours
-    st = status_of(svc)
+    st = svc.status_json()
     assert st['state'] == 'running' and st['restarts'] == 0 and st['pid'] == main.pid, st
     main.kill()                             # the keeper reaps it: its exit is known
-    assert wait_for(lambda: status_of(svc)['restarts'] == 1)
-    st = status_of(svc)
+    assert wait_for(lambda: svc.status_json()['restarts'] == 1)
+    st = svc.status_json()
     assert st['last-exit'] == 'killed by SIGKILL' and st['pid'] != main.pid, st
     r = svc.run('stop')
     assert r.code == 0 and 'stopped (pid %d)' % st['pid'] in r.out, r
@@ -180,11 +175,11 @@ def test_mainpid_is_followed_when_the_first_process_hands_over(speaker):
 def test_a_restarted_program_does_not_inherit_the_status_text_of_the_last(speaker, tmp_path):
     svc = speaker('once', tmp_path / 'flag')
     first = svc.start_ok()
-    assert status_of(svc)['status-text'] == 'first run'
+    assert svc.status_json()['status-text'] == 'first run'
     first.kill()
-    assert wait_for(lambda: status_of(svc)['restarts'] == 1)
-    assert wait_for(lambda: status_of(svc)['state'] == 'running')
-    assert status_of(svc)['status-text'] is None
+    assert wait_for(lambda: svc.status_json()['restarts'] == 1)
+    assert wait_for(lambda: svc.status_json()['state'] == 'running')
+    assert svc.status_json()['status-text'] is None
     svc.run('stop')
 
 
@@ -245,13 +240,13 @@ def test_a_keeper_that_adopts_hears_on_the_name_the_program_was_given(deep_speak
         squatter.bind(predictable_name(svc))
         program = svc.start_ok()
     given = notify_socket_of(program.pid)
-    keeper = support.proc(status_of(svc)['keeper'])
+    keeper = support.proc(svc.status_json()['keeper'])
     keeper.kill()
     wait_for(lambda: gone(keeper))
     r = svc.run('start')
     assert r.code == 0 and 'adopted' in r.out, r
-    seen = status_of(svc)['status-text']
-    assert wait_for(lambda: status_of(svc)['status-text'] != seen, timeout=3)
+    seen = svc.status_json()['status-text']
+    assert wait_for(lambda: svc.status_json()['status-text'] != seen, timeout=3)
     assert notify_socket_of(program.pid) == given
     svc.run('stop')
 

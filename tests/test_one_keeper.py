@@ -12,24 +12,10 @@ import time
 import pytest
 
 import support
-from support import Ctl, alive, gone, proc, wait_for
+from support import alive, gone, proc, wait_for
 
 pytestmark = pytest.mark.usefixtures('subreaper')
 
-
-@pytest.fixture
-def kept(cleanup, tmp_path):
-    """A factory of supervised services sharing the test's pid dir."""
-    def make(name, program=None, **options):
-        options.setdefault('restart_delay', 0)
-        return Ctl(cleanup, tmp_path, name=name, supervise='true',
-                   program=program or support.program('sleep', '300'), **options)
-    return make
-
-
-def keeper_of(svc):
-    """The keeper's pid, from the service's record."""
-    return int((svc.pid_dir / (svc.name + '.keeper')).read_text().split()[1])
 
 
 def keepers(pid_dir):
@@ -60,7 +46,7 @@ def test_two_services_share_one_keeper_which_ends_with_the_last(kept):
     a, b = kept('a'), kept('b')
     first, second = a.start_ok(), b.start_ok()
     [keeper] = keepers(a.pid_dir)
-    assert keeper_of(a) == keeper_of(b) == keeper.pid
+    assert a.keeper_pid() == b.keeper_pid() == keeper.pid
     assert first.ppid() == second.ppid() == keeper.pid
     assert a.run('stop').code == 0 and gone(first)
     assert alive(keeper) and alive(second)
@@ -98,7 +84,7 @@ def test_a_long_stop_of_one_service_delays_nothing_of_another(kept, tmp_path):
 def test_kill_9_of_the_keeper_then_one_command_adopts_every_service(kept, tmp_path):
     a, b = kept('a', ticker(tmp_path, 'a')), kept('b', ticker(tmp_path, 'b'))
     programs = [a.start_ok(), b.start_ok()]
-    keeper = proc(keeper_of(a))
+    keeper = proc(a.keeper_pid())
     keeper.kill()
     assert wait_for(lambda: gone(keeper))
     r = a.run('status')
@@ -109,7 +95,7 @@ def test_kill_9_of_the_keeper_then_one_command_adopts_every_service(kept, tmp_pa
     assert new.pid != keeper.pid
     for svc, program in zip((a, b), programs):         # never a second copy
         assert svc.read_pid() == program.pid and alive(program)
-        assert keeper_of(svc) == new.pid
+        assert svc.keeper_pid() == new.pid
     assert b.run('stop').code == 0 and a.run('stop').code == 0
     for svc in (a, b):
         found = numbers(svc.log)
@@ -121,7 +107,7 @@ def test_a_newer_version_takes_over_without_stopping_anything(kept, tmp_path, cl
     keeper to hand over and starts its own, which adopts every program."""
     a, b = kept('a'), kept('b')
     programs = [a.start_ok(), b.start_ok()]
-    old = proc(keeper_of(a))
+    old = proc(a.keeper_pid())
     newer = tmp_path / 'newer'
     shutil.copytree(support.ROOT / 'buildout_script', newer / 'buildout_script',
                     ignore=shutil.ignore_patterns('__pycache__'))
@@ -138,7 +124,7 @@ def test_a_newer_version_takes_over_without_stopping_anything(kept, tmp_path, cl
     assert path.index(str(newer)) < path.index(str(support.ROOT)), path
     for svc, program in zip((a, b), programs):
         assert svc.read_pid() == program.pid and alive(program)
-        assert keeper_of(svc) == new.pid
+        assert svc.keeper_pid() == new.pid
     for svc in (a, b):
         assert subprocess.run(svc.argv('stop'), cwd=str(tmp_path), env=env).returncode == 0
 
@@ -146,18 +132,17 @@ def test_a_newer_version_takes_over_without_stopping_anything(kept, tmp_path, cl
 def test_a_restart_with_new_settings_restarts_that_service_alone(kept):
     a, b = kept('a'), kept('b')
     first, other = a.start_ok(), b.start_ok()
-    keeper = keeper_of(a)
+    keeper = a.keeper_pid()
     r = a.run('restart', program=support.program('sleep', '301'))
     assert r.code == 0 and 'restarted' in r.out, r
     assert gone(first) and proc(a.read_pid()).cmdline() == ['sleep', '301']
     assert alive(other) and b.read_pid() == other.pid
-    assert keeper_of(a) == keeper_of(b) == keeper
+    assert a.keeper_pid() == b.keeper_pid() == keeper
     a.run('stop', program=support.program('sleep', '301'))
     b.run('stop')
 
 
-@pytest.mark.skipif(support.python_for_nobody() is None,
-                    reason='needs root, a user nobody and a Python nobody can run')
+@support.needs_python_for_nobody
 def test_the_keeper_answers_nobody_but_root_and_the_pid_dirs_owner(kept, cleanup):
     a = kept('a', pid_dir=cleanup.mkdtemp() / 'run')
     a.pid_dir = a.options['pid_dir']
@@ -180,8 +165,7 @@ def test_the_keeper_answers_nobody_but_root_and_the_pid_dirs_owner(kept, cleanup
     a.run('stop')
 
 
-@pytest.mark.skipif(support.python_for_nobody() is None,
-                    reason='needs root, a user nobody and a Python nobody can run')
+@support.needs_python_for_nobody
 def test_a_service_of_another_user_and_umask_beside_ours(kept, cleanup):
     base = cleanup.mkdtemp()
     (base / 'theirs').mkdir()
@@ -198,7 +182,7 @@ def test_a_service_of_another_user_and_umask_beside_ours(kept, cleanup):
     ours.pid_dir, ours.log_dir = base / 'run', base / 'log'
     program = theirs.start_ok()
     mine = ours.start_ok()
-    assert keeper_of(theirs) == keeper_of(ours)
+    assert theirs.keeper_pid() == ours.keeper_pid()
     assert wait_for(lambda: facts.exists() and len(facts.read_text().split()) == 2)
     umask, uid = facts.read_text().split()
     assert (int(umask, 8), int(uid)) == (0o027, program.uids().real) and int(uid) != 0

@@ -119,7 +119,7 @@ NOBODY_PYTHON = support.python_for_nobody() if sys.platform.startswith('linux') 
 needs_nobody = pytest.mark.skipif(NOBODY_PYTHON is None,
                                   reason='needs root, user nobody, runuser and a Python'
                                          ' >= 3.10 that nobody can run')
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="supay's defaults need root")
+needs_root = support.needs_root
 
 
 class Script:

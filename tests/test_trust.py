@@ -9,7 +9,6 @@ The other user is ``nobody``: CI runs as root.
 
 import json
 import os
-import pwd
 import shutil
 import stat
 import subprocess
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 import support
-from support import Ctl, alive, gone, program, wait_for
+from support import Ctl, alive, gone, one_line, program, wait_for
 
 
 # Orphaned daemons become pytest's children (conftest's subreaper).
@@ -42,23 +41,8 @@ def service(cleanup, tmp_path):
             svc.pid_file.unlink()
 
 
-def _nobody():
-    try:
-        entry = pwd.getpwnam('nobody')
-    except KeyError:
-        return None
-    return entry if entry.pw_uid != 0 else None
-
-
-NOBODY = _nobody()
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or NOBODY is None,
-                                reason='needs root and a non-root user "nobody"')
-
-
-def one_line(text):
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
+NOBODY = support.nobody()
+needs_root = support.needs_root_and_nobody
 
 
 def victim(cleanup):

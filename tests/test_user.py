@@ -6,7 +6,6 @@ CI runs as root: the other user is ``nobody``.
 """
 
 import os
-import pwd
 import subprocess
 import sys
 
@@ -18,16 +17,7 @@ from support import Ctl, alive, gone, one_line, program
 pytestmark = support.linux_only
 
 
-def _nobody():
-    try:
-        return pwd.getpwnam('nobody')
-    except KeyError:
-        return None
-
-
-needs_root_and_nobody = pytest.mark.skipif(
-    os.geteuid() != 0 or _nobody() is None or _nobody().pw_uid == 0,
-    reason='needs root and a non-root user "nobody"')
+needs_root_and_nobody = support.needs_root_and_nobody
 
 
 # -- --user ------------------------------------------------------------------------------
@@ -61,7 +51,7 @@ def test_the_keepers_launch_as_another_user_imports_nothing_after_the_change(tmp
 
 @needs_root_and_nobody
 def test_user_runs_the_program_as_that_user(service):
-    nobody = _nobody()
+    nobody = support.nobody()
     svc = service(user='nobody')
     p = svc.start_ok()
     assert p.uids().real == p.uids().effective == nobody.pw_uid
@@ -75,7 +65,7 @@ def test_user_runs_the_program_as_that_user(service):
 
 @needs_root_and_nobody
 def test_log_symlink_is_not_chowned_to_the_service_user(service, tmp_path):
-    nobody = _nobody()
+    nobody = support.nobody()
     target = tmp_path / 'root-only'
     target.write_text('precious\n')
     target.chmod(0o600)
