@@ -68,7 +68,8 @@ def _differing(text, settings):
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return ['settings']
     new = dict(ast.literal_eval(launch_text(settings)))
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ['settings']
+    # An option a newer version added, unset, is no change: absent means unset.
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def _digest(path):

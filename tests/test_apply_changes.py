@@ -1,6 +1,7 @@
 """After buildout changes a service's settings: status says so, the check
 warns once, and on-change restarts or reloads the running program once."""
 
+import ast
 import json
 import os
 import stat
@@ -177,3 +178,19 @@ def test_published_paths_for_other_parts(sample):
         sample.path('bin', 'webctl'), sample.path('bin', 'web-check'),
         sample.path('var', 'run', 'web.pid'), sample.path('var', 'log', 'web-out.log')]
     assert sample.read('again.txt').split()[0] == sample.path('paths.txt')
+
+
+def test_options_a_newer_version_added_unset_are_no_change(service):
+    """After an upgrade, a program started by the older version (its
+    NAME.settings without today's unset options) has no old settings."""
+    svc = service()
+    svc.start_ok()
+    record = svc.pid_dir / 'svc.settings'
+    digest, _, text = record.read_text().partition('\n')
+    older = [item for item in ast.literal_eval(text.strip())
+             if item[0] not in ('limits', 'nice', 'oom-score-adjust')]
+    record.write_text('%s\n%r\n' % (digest, older))
+    r = svc.run('status')
+    assert r.code == 0 and 'old settings' not in r.output, r
+    r = svc.run('status', limits='core=0')
+    assert 'old settings' in r.output and 'changed: limits)' in r.output, r
