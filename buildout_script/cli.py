@@ -48,6 +48,9 @@ OPTION_HELP = {
     'listen-mode': ('OCTAL', 'the mode of a unix: socket, such as 0660'),
     'restart-overlap': ('BOOL', 'with listen: start the new program before'
                                 ' stopping the old'),
+    'limits': ('LIMITS', 'resource limits such as nofile=65536 core=0 nproc=256:512'),
+    'nice': ('N', 'the program\'s nice value, -20 to 19'),
+    'oom-score-adjust': ('N', 'the program\'s oom_score_adj, -1000 to 1000'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

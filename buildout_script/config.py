@@ -42,6 +42,9 @@ DEFAULTS = {
     'listen': None,
     'listen-mode': '0666',
     'restart-overlap': 'true',
+    'limits': None,
+    'nice': None,
+    'oom-score-adjust': None,
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -162,6 +165,8 @@ def parse_option(option, text, base, settings):
         if mode is None:
             raise SettingError(option, 'is empty; give an octal mode such as 0660')
         return mode
+    if option in ('limits', 'nice', 'oom-score-adjust'):
+        return parse_limit(option, text)
     if option == 'log-max-bytes':
         return parse_size(option, text)
     if option == 'watchdog-timeout':
@@ -242,6 +247,19 @@ def parse_listen(text, base):
         return [address.text for address in sockets.parse_all(text, base)]
     except ValueError as e:
         raise SettingError('listen', str(e))
+
+
+def parse_limit(option, text):
+    """``limits``, ``nice`` or ``oom-score-adjust`` (limits.py)."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    from . import limits
+    parser = {'limits': limits.parse, 'nice': limits.parse_nice,
+              'oom-score-adjust': limits.parse_oom_score_adjust}[option]
+    try:
+        return parser(text)
+    except ValueError as e:
+        raise SettingError(option, str(e))
 
 
 def parse_umask(text, option='umask', example='022'):

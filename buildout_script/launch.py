@@ -34,7 +34,8 @@ from .program import LaunchError
 class Plan:
     """What a start will do; see ``plan``."""
     __slots__ = ('argv', 'candidates', 'env', 'cwd', 'umask', 'account', 'groups',
-                 'watchdog_pid', 'sockets', 'socket_names')
+                 'watchdog_pid', 'sockets', 'socket_names', 'limits', 'nice',
+                 'oom_score_adjust')
 
     def __init__(self, argv, env, cwd, umask, account, watchdog_pid=False):
         self.argv, self.env, self.cwd, self.umask = argv, env, cwd, umask
@@ -45,6 +46,7 @@ class Plan:
         self.watchdog_pid = watchdog_pid    # WATCHDOG_PID: the program's own PID
         self.sockets = ()                   # descriptors to pass from fd 3 (sockets.py)
         self.socket_names = ()
+        self.limits = self.nice = self.oom_score_adjust = None     # limits.py
 
 
 def plan(settings, argv=None, extra_env=None, spawned=False, watchdog_pid=False,
@@ -61,7 +63,12 @@ def plan(settings, argv=None, extra_env=None, spawned=False, watchdog_pid=False,
     account = accounts.account_of(settings['user'])
     env = accounts.environment(settings, account, spawned, base_env)
     env.update(extra_env or {})
-    return Plan(argv, env, settings['directory'], settings['umask'], account, watchdog_pid)
+    steps = Plan(argv, env, settings['directory'], settings['umask'], account, watchdog_pid)
+    if settings.get('limits') or settings.get('nice') is not None \
+            or settings.get('oom-score-adjust') is not None:
+        from . import limits
+        steps.limits, steps.nice, steps.oom_score_adjust = limits.steps(settings)
+    return steps
 
 
 class Child:
@@ -125,7 +132,8 @@ def start(plan, outputs):
     """Start the program in a new session with ``outputs`` (stdout, stderr
     or None: the same) and stdin from /dev/null; a Child.  The caller keeps
     its descriptors; it is the program's parent."""
-    if plan.account is None and not plan.watchdog_pid and not plan.sockets:
+    if plan.account is None and not plan.watchdog_pid and not plan.sockets \
+            and not plan.limits and plan.nice is None and plan.oom_score_adjust is None:
         return _spawn(plan, outputs)
     return _fork_exec(plan, outputs)
 
@@ -274,6 +282,7 @@ def become(plan):
     LaunchError; imports nothing."""
     change_directory(plan.cwd)
     set_umask(plan.umask)
+    set_limits(plan)
     drop_privileges(plan.account, plan.groups)
 
 
@@ -295,6 +304,15 @@ def change_directory(cwd):
 def set_umask(mask):
     if mask is not None:
         os.umask(mask)
+
+
+def set_limits(plan):
+    """``limits``, ``nice``, ``oom-score-adjust``: while still root, who
+    alone may raise them."""
+    if plan.limits or plan.nice is not None or plan.oom_score_adjust is not None:
+        from . import limits            # loaded by plan() already: no file is read
+        limits.apply(plan.limits, plan.nice, plan.oom_score_adjust,
+                     lambda text: LaunchError('permission', text))
 
 
 def drop_privileges(account, groups):

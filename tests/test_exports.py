@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from buildout_script.recipes import logrotate
+from buildout_script.recipes import logrotate, supervisor
 from buildout_script.recipes import systemd
 
 SYSTEMD_ANALYZE = shutil.which('systemd-analyze')
@@ -260,6 +260,38 @@ def test_listen_writes_a_socket_unit_that_systemd_verifies(sample, tmp_path):
     code, out = run_buildout(sample, tmp_path)
     assert code == 0, out
     assert not os.path.lexists(unit) and not os.path.lexists(link)
+
+
+@needs_systemd_analyze
+def test_limits_nice_and_oom_score_become_the_units_own(sample, tmp_path):
+    sample.configure(service('web', 'systemd = user\n'
+                             'limits = nofile=65536 core=0 nproc=256:512 as=2G\n'
+                             'nice = 5\noom-score-adjust = 300\n'))
+    code, out = run_buildout(sample, tmp_path)
+    assert code == 0, out
+    lines = sample.read('etc/systemd/web.service').splitlines()
+    for line in ['LimitNOFILE=65536', 'LimitCORE=0', 'LimitNPROC=256:512',
+                 'LimitAS=2147483648', 'Nice=5', 'OOMScoreAdjust=300']:
+        assert line in lines, line
+    code, dump = verify(sample.path('etc', 'systemd', 'web.service'))
+    assert code == 0, dump
+    assert problems(dump, 'web.service') == []
+    assert dumped(dump, 'Nice') == ['5'] and dumped(dump, 'OOMScoreAdjust') == ['300']
+    assert dumped(dump, 'LimitNOFILE') == ['65536'] and dumped(dump, 'LimitNOFILESoft') == [
+        '65536']
+    assert dumped(dump, 'LimitNPROC') == ['512'] and dumped(dump, 'LimitNPROCSoft') == ['256']
+
+
+def test_supervisor_include_names_the_limits_it_cannot_set():
+    text, notes = supervisor.program_section(
+        settings(limits={'nofile': [1024, 1024]}, nice=5, **{'restart-limit': 0}),
+        ['/bin/sleep', '600'], 'web',
+        '/srv/site', ('/x.log', '/x.log'), 'MARK=x')
+    assert notes[-1] == (
+        'limits = nofile=1024, nice = 5: supervisord sets no limits, priority or OOM score'
+        ' for a program (its minfds and minprocs are its own); wrap the command in'
+        ' prlimit, nice or choom to have them'), notes
+    assert '; Not expressed here:' in text and 'prlimit' in text
 
 
 def test_no_restarts_allowed_is_restart_no():

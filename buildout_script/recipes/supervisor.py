@@ -89,6 +89,12 @@ def program_section(settings, argv, part, base, log_paths, mark):
                      ' fcgi-program does, for FastCGI only); under supervisord the program'
                      ' gets no LISTEN_FDS and must bind the addresses itself, and a restart'
                      ' refuses connections' % ' '.join(settings['listen']))
+    from .. import limits
+    said = limits.as_options(settings)
+    if said:
+        notes.append('%s: supervisord sets no limits, priority or OOM score for a program'
+                     ' (its minfds and minprocs are its own); wrap the command in prlimit,'
+                     ' nice or choom to have them' % ', '.join(said))
     if settings['reload-signal']:
         notes.append('reload-signal = %s: reload with supervisorctl signal %s %s'
                      % (settings['reload-signal'], settings['reload-signal'][3:], name))

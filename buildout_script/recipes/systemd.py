@@ -127,6 +127,10 @@ def unit(settings, argv, scope, part, base, log_paths, mark):
         service.append('User=%s' % user)
     if settings['umask'] is not None:
         service.append('UMask=%04o' % settings['umask'])
+    if settings.get('limits') or settings.get('nice') is not None \
+            or settings.get('oom-score-adjust') is not None:
+        from .. import limits
+        service += limits.systemd_lines(settings)
     out, err = log_paths
     service += ['StandardOutput=append:%s' % escape_specifiers(out),
                 'StandardError=append:%s' % escape_specifiers(err)]
