@@ -157,13 +157,15 @@ def check(settings, restart=True):
     already reported by an earlier run."""
     status = modes.status(settings)
     healthy, why = _healthy(settings, status)
-    if healthy:
+    if healthy and not _memory_to_look_at(settings, status):
         return _healthy_outcome(settings, status, why)
     with lifecycle.locked(settings) as files:
         status = modes.status(settings, files)   # another check may have acted
         healthy, why = _healthy(settings, status)
-        if healthy:
-            return OK, why, _perf(status), False
+        over = _over_memory(settings, status, files) if healthy else None
+        if healthy and over is None:
+            return OK, why, _perf(status, settings), False
+        why = over or why
         since = files.stopped_on_purpose()
         if since:
             return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
@@ -174,8 +176,8 @@ def check(settings, restart=True):
                 return outcome
         if not restart:
             return _report(files, files.read_restarts(), 'down', CRITICAL, why,
-                           _perf(status))
-        return _tolerated(settings, files, status, why) or _restart(
+                           _perf(status, settings))
+        return (None if over else _tolerated(settings, files, status, why)) or _restart(
             settings, files, status, why)
 
 
@@ -191,8 +193,8 @@ def _healthy_outcome(settings, status, why):
             topic = 'old-settings %s %s' % (status.pid, ' '.join(status.changed))
             return _report(files, files.read_restarts(), topic, WARNING,
                            '%s with old settings; restart to apply (changed: %s)'
-                           % (why, ', '.join(status.changed)), _perf(status))
-    return OK, why, _perf(status), False
+                           % (why, ', '.join(status.changed)), _perf(status, settings))
+    return OK, why, _perf(status, settings), False
 
 
 def _tolerated(settings, files, status, why):
@@ -211,6 +213,40 @@ def _tolerated(settings, files, status, why):
     perf['failures'] = count
     return WARNING, '%s; failure %d of %d before a restart' % (why, count, needed), \
         perf, False
+
+
+def _memory_to_look_at(settings, status):
+    """Is a running program over ``memory-max``, or was it when last
+    looked at?  (The check then looks again under the lock.)  A supervised
+    program's memory is its keeper's to watch."""
+    limit = settings.get('memory-max')
+    if not limit or status.memory is None or _is_kept(status):
+        return False
+    return status.memory > limit or 'memory-over' in lifecycle.files_of(settings).read_restarts()
+
+
+def _over_memory(settings, status, files):
+    """The words for a program over ``memory-max`` for ``memory-max-for``
+    (time to restart it), or None.  When it was first seen over is kept in
+    the restart history; a look under the limit forgets it."""
+    if not _memory_to_look_at(settings, status):
+        return None
+    history = files.read_restarts()
+    over = history.get('memory-over')
+    if status.memory <= settings['memory-max']:
+        history.pop('memory-over', None)
+        files.write_restarts(history)
+        return None
+    now = time.time()
+    if not over or over[0] != status.pid:
+        over = history['memory-over'] = [status.pid, now]
+        files.write_restarts(history)
+    if now - over[1] < settings['memory-max-for']:
+        return None
+    return 'running (pid %d, up %s) but its memory %s is over memory-max %s%s' % (
+        status.pid, lifecycle.format_duration(status.uptime),
+        lifecycle.format_bytes(status.memory), lifecycle.format_bytes(settings['memory-max']),
+        ' for %ds' % (now - over[1]) if settings['memory-max-for'] else '')
 
 
 def _is_kept(status):
@@ -327,8 +363,12 @@ def _report(files, history, topic, code, text, perf):
     return code, text, perf, news
 
 
-def _perf(status):
-    return {'uptime': '%ds' % status.uptime} if status.uptime is not None else {}
+def _perf(status, settings=None):
+    """uptime, and with ``memory-max`` the family's memory in bytes."""
+    perf = {'uptime': '%ds' % status.uptime} if status.uptime is not None else {}
+    if settings and settings.get('memory-max') and getattr(status, 'memory', None):
+        perf['memory'] = '%dB;;%d' % (status.memory, settings['memory-max'])
+    return perf
 
 
 def restarts_in_window(settings):

@@ -51,6 +51,8 @@ OPTION_HELP = {
     'limits': ('LIMITS', 'resource limits such as nofile=65536 core=0 nproc=256:512'),
     'nice': ('N', 'the program\'s nice value, -20 to 19'),
     'oom-score-adjust': ('N', 'the program\'s oom_score_adj, -1000 to 1000'),
+    'memory-max': ('SIZE', 'restart it once its memory (PSS) is over SIZE'),
+    'memory-max-for': ('SECONDS', 'only once it stays over memory-max so long'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

@@ -45,6 +45,8 @@ DEFAULTS = {
     'limits': None,
     'nice': None,
     'oom-score-adjust': None,
+    'memory-max': None,
+    'memory-max-for': '0',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -169,6 +171,8 @@ def parse_option(option, text, base, settings):
         return parse_limit(option, text)
     if option == 'log-max-bytes':
         return parse_size(option, text)
+    if option == 'memory-max':
+        return parse_size(option, text) or None if text not in (None, '') else None
     if option == 'watchdog-timeout':
         return parse_seconds(option, text) or None if text not in (None, '') else None
     return parse_seconds(option, text)

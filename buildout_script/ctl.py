@@ -183,7 +183,7 @@ def report_status(settings, as_json):
         import json
         report = {'name': settings['name'], 'state': st.state, 'pid': st.pid,
                   'uptime': None if st.uptime is None else round(st.uptime, 3),
-                  'code': st.code, 'changed': st.changed}
+                  'memory': st.memory, 'code': st.code, 'changed': st.changed}
         if settings.get('supervise'):
             report.update(kept_fields(st))
         print(json.dumps(report))

@@ -28,7 +28,7 @@ from . import process
 from . import readiness
 from . import restarts
 from . import states
-from .program import LAUNCH_VARIABLE, LaunchError, describe_exit, mark, pauses
+from .program import LAUNCH_VARIABLE, LaunchError, describe_exit, format_bytes, mark, pauses
 from .servicefiles import ServiceFiles, StateError
 from .stopping import Stopping
 
@@ -71,6 +71,9 @@ class Kept:
         self.notify_sock = self.notify_path = None
         self.readiness = self.poll_timer = self.backoff_timer = None
         self.watchdog_timer = self.reload_timer = None
+        self.memory_timer = None            # memory-max: the next look at its memory
+        self.memory_over = None             # (pid, since when) it has been over
+        self.why_stopped = None             # the keeper's reason to end this program
         self.probe = None                   # (pid, pipe) of a readiness probe running
         self.stop_then = None               # the state a stop leads to
         self.stopping = None                # the stop schedule (stopping.py) running
@@ -89,6 +92,9 @@ class Kept:
 
     def move(self, new):
         self.state = states.move(self.state, new)
+        if new == states.RUNNING and self.settings.get('memory-max') \
+                and self.memory_timer is None:
+            self.memory_timer = self.keeper.later(self.memory_period(), self.look_at_memory)
         self.save()
 
     def save(self):
@@ -466,7 +472,7 @@ class Kept:
         service's until then)."""
         # A new program starts from the settings, not from what the last one
         # said: its STATUS= text and a WATCHDOG_USEC= it chose end with it.
-        self.status_text = self.ready_note = None
+        self.status_text = self.ready_note = self.why_stopped = None
         self.said_stopping = False
         self.settings['watchdog-timeout'] = self.given['watchdog-timeout']
         launch_mark = '%s=%d-%d' % (LAUNCH_VARIABLE, self.keeper.me.pid, self.generation + 1)
@@ -635,8 +641,8 @@ class Kept:
             self.on_notify()                # what it said before it ended comes first
         self.stop_watching()
         self.cancel('watchdog_timer')
-        self.last_exit = describe_exit(code) if code is not None else \
-            'exited (status unknown: adopted, not our child)'
+        self.last_exit = self.why_stopped or (describe_exit(code) if code is not None else
+                                              'exited (status unknown: adopted, not our child)')
         if self.state == states.STOPPING:
             self.stopping.look()            # what it left may still run
         elif self.state in states.COMING_UP:
@@ -652,7 +658,8 @@ class Kept:
                 self.ended_by_itself()
 
     def ended_by_itself(self):
-        """The restart rules, one implementation with the check's."""
+        """The restart rules, one implementation with the check's; also for
+        a program over memory-max, which is stopped first."""
         dead = self.child
         now = time.time()
         decision, history = restarts.next_attempt(self.files, self.settings, now)
@@ -699,7 +706,7 @@ class Kept:
         program, what it left, and any program on its way out -- then
         ``then``."""
         self.stop_then = then
-        for timer in ('poll_timer', 'watchdog_timer', 'reload_timer'):
+        for timer in ('poll_timer', 'watchdog_timer', 'reload_timer', 'memory_timer'):
             self.cancel(timer)
         if self.state != states.STOPPING:
             self.move(states.STOPPING)
@@ -905,6 +912,35 @@ class Kept:
         self.follow(pid, process.identity(pid), ours=facts.ppid == self.keeper.me.pid)
         self.files.record_program(self.child, group=facts.pgid == pid)
         self.note('following MAINPID=%d' % pid)
+
+    # -- memory-max ------------------------------------------------------------------------
+
+    def memory_period(self):
+        """How often to look: often enough for memory-max-for, never more
+        than twice a second.  A service without memory-max is never looked at."""
+        return min(2.0, max(0.5, self.settings['memory-max-for'] / 2))
+
+    def look_at_memory(self):
+        """The family's memory (PSS) against memory-max; over it for
+        memory-max-for, the program is restarted by the restart rules."""
+        self.memory_timer = None
+        if self.state != states.RUNNING or not self.settings.get('memory-max'):
+            return
+        used = sum(process.pss(member.pid) or 0 for member in self.family())
+        limit = self.settings['memory-max']
+        now = time.monotonic()
+        if used <= limit:
+            self.memory_over = None
+        elif self.memory_over is None or self.memory_over[0] != self.child.pid:
+            self.memory_over = (self.child.pid, now)
+        if self.memory_over is None or now - self.memory_over[1] < \
+                self.settings['memory-max-for']:
+            self.memory_timer = self.keeper.later(self.memory_period(), self.look_at_memory)
+            return
+        self.memory_over = None
+        self.last_exit = self.why_stopped = 'over memory-max: %s of %s' % (
+            format_bytes(used), format_bytes(limit))
+        self.ended_by_itself()              # stopped, then restarted by the rules
 
     def arm_watchdog(self):
         self.cancel('watchdog_timer')

@@ -18,7 +18,7 @@ import os
 
 from . import fingerprint
 from . import process
-from .program import LaunchError, mark
+from .program import LaunchError, format_bytes, mark
 from .servicefiles import ServiceFiles, StateError
 
 # LSB exit codes (init-script actions; status has its own meanings for 1-4).
@@ -41,12 +41,13 @@ class Outcome:
 class Status:
     """``state`` is 'running', 'starting' (waiting for ready), 'dead' or
     'stopped'; ``code`` the LSB status."""
-    __slots__ = ('code', 'state', 'pid', 'uptime', 'message', 'changed')
+    __slots__ = ('code', 'state', 'pid', 'uptime', 'message', 'changed', 'memory')
 
-    def __init__(self, code, state, pid, uptime, message, changed=None):
+    def __init__(self, code, state, pid, uptime, message, changed=None, memory=None):
         self.code, self.state, self.pid = code, state, pid
         self.uptime, self.message = uptime, message
         self.changed = changed      # settings changed since start: their names
+        self.memory = memory        # bytes of PSS of the running family, if known
 
     def __repr__(self):
         return '<Status %s pid=%s code=%d>' % (self.state, self.pid, self.code)
@@ -112,13 +113,23 @@ def status(settings, files=None):
                       '%s is starting (pid %d, waiting for %s)'
                       % (name, record.pid, settings['ready']))
     changed = fingerprint.changes(settings, files.read_settings())
+    memory = process.family_memory(record.pid, mark(settings))
+    facts = running_facts(record.pid, up, memory)
     if changed:
         return Status(STATUS_RUNNING, 'running', record.pid, up,
-                      '%s is running with old settings; restart to apply (pid %d, up %s;'
-                      ' changed: %s)' % (name, record.pid, format_duration(up),
-                                         ', '.join(changed)), changed)
+                      '%s is running with old settings; restart to apply (%s; changed: %s)'
+                      % (name, facts, ', '.join(changed)), changed, memory)
     return Status(STATUS_RUNNING, 'running', record.pid, up,
-                  '%s is running (pid %d, up %s)' % (name, record.pid, format_duration(up)))
+                  '%s is running (%s)' % (name, facts), None, memory)
+
+
+def running_facts(pid, up, memory):
+    """``pid N, up T, memory M``: what status says of a running program
+    (the memory of its family: its PSS and its descendants')."""
+    facts = 'pid %d, up %s' % (pid, format_duration(up))
+    if memory is not None:
+        facts += ', memory %s' % format_bytes(memory)
+    return facts
 
 
 def _unrecorded_start(settings, files):

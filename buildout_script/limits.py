@@ -167,4 +167,6 @@ def systemd_lines(settings):
         lines.append('Nice=%d' % settings['nice'])
     if settings.get('oom-score-adjust') is not None:
         lines.append('OOMScoreAdjust=%d' % settings['oom-score-adjust'])
+    if settings.get('memory-max'):
+        lines.append('MemoryMax=%d' % settings['memory-max'])
     return lines

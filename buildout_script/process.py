@@ -188,6 +188,40 @@ def descendants(pid):
     return found
 
 
+def pss(pid):
+    """The proportional set size of ``pid`` in bytes: its share of the
+    memory it uses (a page shared by three processes counts a third), so
+    that a family's figures add up.  None if it is gone or not ours to
+    read.  /proc is read with a small buffer: nothing here may fail for
+    lack of memory on a machine short of it."""
+    if not PROC:
+        import psutil
+        try:
+            return psutil.Process(pid).memory_full_info().pss
+        except (psutil.Error, OSError, AttributeError):
+            return None
+    try:
+        with open('/proc/%d/smaps_rollup' % pid, 'rb', buffering=4096) as f:
+            for line in f:
+                if line.startswith(b'Pss:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def family_memory(pid, mark):
+    """The PSS in bytes of ``pid`` and every descendant that carries
+    ``mark`` (workers leak too); None if ``pid``'s own cannot be read."""
+    total = pss(pid)
+    if total is None:
+        return None
+    for member in descendants(pid) or ():
+        if carries(member, mark):
+            total += pss(member) or 0
+    return total
+
+
 def leads_group(ident):
     """True while our leader (alive or a zombie) still holds its PID: then
     the group named by that PID can only be ours."""

@@ -31,6 +31,15 @@ def mark(settings):
     return '%s=%s' % (MARK_VARIABLE, os.path.join(settings['pid-dir'], settings['name']))
 
 
+def format_bytes(count):
+    """A size as a person reads it: 812 KiB, 12.3 MiB, 1.02 GiB."""
+    if count < 1024 * 1024:
+        return '%d KiB' % (count // 1024)
+    if count < 1024 ** 3:
+        return '%.1f MiB' % (count / 1024 ** 2)
+    return '%.2f GiB' % (count / 1024 ** 3)
+
+
 def describe_exit(code):
     """How a program ended, from its exit code (negative: the signal)."""
     if code < 0:

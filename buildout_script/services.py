@@ -106,7 +106,7 @@ def status(services, names, as_json):
         codes.append(st.code)
         rows.append({'name': name, 'state': st.state, 'pid': st.pid,
                      'uptime': None if st.uptime is None else round(st.uptime, 3),
-                     'code': st.code, 'changed': st.changed, 'message': st.message})
+                     'memory': st.memory, 'code': st.code, 'changed': st.changed, 'message': st.message})
     if as_json:
         import json
         print(json.dumps(rows))

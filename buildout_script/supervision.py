@@ -44,7 +44,7 @@ def keeper_of(files):
 def status(settings, files):
     st = lifecycle.status(settings, files)
     keeper, record = keeper_of(files)
-    kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message, st.changed)
+    kept = KeptStatus(st.code, st.state, st.pid, st.uptime, st.message, st.changed, st.memory)
     kept.keeper, kept.record = (keeper.pid if keeper else None), record
     name = settings['name']
     if st.state == 'running' and keeper and record['state'] == 'starting':
@@ -53,15 +53,15 @@ def status(settings, files):
             name, st.pid, settings['ready'], keeper.pid)
     elif st.state == 'running':
         if keeper:
-            kept.message = '%s is running (pid %d, up %s; kept by pid %d, restarts: %d)' % (
-                name, st.pid, lifecycle.format_duration(st.uptime), keeper.pid,
+            kept.message = '%s is running (%s; kept by pid %d, restarts: %d)' % (
+                name, lifecycle.running_facts(st.pid, st.uptime, st.memory), keeper.pid,
                 record.get('restarts', 0))
             if record['state'] == 'replacing' and record['replacing']:
                 kept.message += '; restarting: pid %d starts beside it' % record['replacing']
         else:
-            kept.message = ('%s is running (pid %d, up %s) unsupervised: its keeper is gone;'
+            kept.message = ('%s is running (%s) unsupervised: its keeper is gone;'
                             ' the next ctl command or check adopts it'
-                            % (name, st.pid, lifecycle.format_duration(st.uptime)))
+                            % (name, lifecycle.running_facts(st.pid, st.uptime, st.memory)))
     elif keeper and record['state'] == 'backoff':
         kept.message = '%s is not running (%s); its keeper (pid %d) restarts it in %ds' % (
             name, record.get('last-exit', 'exited'), keeper.pid,

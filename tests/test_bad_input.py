@@ -42,6 +42,8 @@ pytestmark = pytest.mark.usefixtures('subreaper')
     (SERVICE + 'limits = files=10\n', 'limits', "unknown limit 'files'; known: as, core"),
     (SERVICE + 'limits = nofile=lots\n', 'limits', "nofile: expected a whole number or"),
     (SERVICE + 'limits = nofile=200:100\n', 'limits', 'the soft limit 200 is above the hard'),
+    (SERVICE + 'memory-max = lots\n', 'memory-max', 'expected a size such as 50MB'),
+    (SERVICE + 'memory-max-for = soon\n', 'memory-max-for', 'expected a number of seconds'),
     (SERVICE + 'nice = 20\n', 'nice', 'expected a whole number from -20 to 19'),
     (SERVICE + 'oom-score-adjust = x\n', 'oom-score-adjust', 'from -1000 to 1000'),
     (SERVICE + 'listen = localhost:http\n', 'listen', 'expected HOST:PORT, [IPV6]:PORT'),

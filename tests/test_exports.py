@@ -266,17 +266,19 @@ def test_listen_writes_a_socket_unit_that_systemd_verifies(sample, tmp_path):
 def test_limits_nice_and_oom_score_become_the_units_own(sample, tmp_path):
     sample.configure(service('web', 'systemd = user\n'
                              'limits = nofile=65536 core=0 nproc=256:512 as=2G\n'
-                             'nice = 5\noom-score-adjust = 300\n'))
+                             'nice = 5\noom-score-adjust = 300\nmemory-max = 512MB\n'))
     code, out = run_buildout(sample, tmp_path)
     assert code == 0, out
     lines = sample.read('etc/systemd/web.service').splitlines()
     for line in ['LimitNOFILE=65536', 'LimitCORE=0', 'LimitNPROC=256:512',
-                 'LimitAS=2147483648', 'Nice=5', 'OOMScoreAdjust=300']:
+                 'LimitAS=2147483648', 'Nice=5', 'OOMScoreAdjust=300',
+                 'MemoryMax=536870912']:
         assert line in lines, line
     code, dump = verify(sample.path('etc', 'systemd', 'web.service'))
     assert code == 0, dump
     assert problems(dump, 'web.service') == []
     assert dumped(dump, 'Nice') == ['5'] and dumped(dump, 'OOMScoreAdjust') == ['300']
+    assert 'memory-max = 536870912: systemd\'s MemoryMax= counts all the memory' in out, out
     assert dumped(dump, 'LimitNOFILE') == ['65536'] and dumped(dump, 'LimitNOFILESoft') == [
         '65536']
     assert dumped(dump, 'LimitNPROC') == ['512'] and dumped(dump, 'LimitNPROCSoft') == ['256']

@@ -71,6 +71,8 @@ def checker(port):
         (re.compile(r'\bwas \d+\)'), 'was 1234)'),
         (re.compile(r'\bup \d+[dhms]( \d+[hms])?'), 'up 3s'),
         (re.compile(r'\buptime=\d+s'), 'uptime=3s'),
+        (re.compile(r'\bmemory \d+(\.\d+)? [KMG]iB'), 'memory 11.0 MiB'),
+        (re.compile(r'\bmemory=\d+B'), 'memory=11534336B'),
         (re.compile(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d'), '2024-01-01 12:00:00'),
         (re.compile(r'\b%d\b' % port), str(EXAMPLE_PORT)),
         # Python warnings from buildout itself ("Module zc was already imported"):

@@ -95,6 +95,9 @@ def program_section(settings, argv, part, base, log_paths, mark):
         notes.append('%s: supervisord sets no limits, priority or OOM score for a program'
                      ' (its minfds and minprocs are its own); wrap the command in prlimit,'
                      ' nice or choom to have them' % ', '.join(said))
+    if settings.get('memory-max'):
+        notes.append('memory-max = %d: supervisord has no memory ceiling (superlance\'s'
+                     ' memmon, an event listener, restarts on one)' % settings['memory-max'])
     if settings['reload-signal']:
         notes.append('reload-signal = %s: reload with supervisorctl signal %s %s'
                      % (settings['reload-signal'], settings['reload-signal'][3:], name))

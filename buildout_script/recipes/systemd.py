@@ -128,9 +128,16 @@ def unit(settings, argv, scope, part, base, log_paths, mark):
     if settings['umask'] is not None:
         service.append('UMask=%04o' % settings['umask'])
     if settings.get('limits') or settings.get('nice') is not None \
-            or settings.get('oom-score-adjust') is not None:
+            or settings.get('oom-score-adjust') is not None or settings.get('memory-max'):
         from .. import limits
         service += limits.systemd_lines(settings)
+    if settings.get('memory-max'):
+        notes.append('memory-max = %d: systemd\'s MemoryMax= counts all the memory of the'
+                     ' unit\'s cgroup (its page cache too) and has the kernel kill it at the'
+                     ' limit at once%s' % (settings['memory-max'],
+                                          '; memory-max-for = %g has no equivalent'
+                                          % settings['memory-max-for']
+                                          if settings['memory-max-for'] else ''))
     out, err = log_paths
     service += ['StandardOutput=append:%s' % escape_specifiers(out),
                 'StandardError=append:%s' % escape_specifiers(err)]
