@@ -64,11 +64,27 @@ def report(settings, restart=True, verbose=False, timeout=None):
     except Exception as e:              # a watchdog must answer, never crash
         code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
             e.__class__.__name__, e), {}, True
+    if settings.get('metrics'):
+        trouble = write_metrics(settings)
+        if trouble:
+            print('%s: %s' % (settings['name'], trouble), file=sys.stderr)
     if not (verbose or (code != OK and news)):
         return code, None
     if 'restarts' not in perf and code != UNKNOWN:
         perf['restarts'] = restarts_in_window(settings)
     return code, status_line(settings['name'], code, text, perf)
+
+
+def write_metrics(settings):
+    """The service's metrics file, as things are after this check; what
+    went wrong, or None."""
+    from . import metrics
+    from . import trusted
+    try:
+        metrics.write(settings, modes.status(settings))
+    except (OSError, trusted.Untrusted, StateError) as e:
+        return 'cannot write its metrics in %s: %s' % (settings['metrics'], e)
+    return None
 
 
 def status_line(name, code, text, perf):
@@ -159,26 +175,52 @@ def check(settings, restart=True):
     healthy, why = _healthy(settings, status)
     if healthy and not _memory_to_look_at(settings, status):
         return _healthy_outcome(settings, status, why)
-    with lifecycle.locked(settings) as files:
-        status = modes.status(settings, files)   # another check may have acted
-        healthy, why = _healthy(settings, status)
-        over = _over_memory(settings, status, files) if healthy else None
-        if healthy and over is None:
-            return OK, why, _perf(status, settings), False
-        why = over or why
-        since = files.stopped_on_purpose()
-        if since:
-            return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
-                ' resumes)' % since, {}, False
-        if _is_kept(status):
-            outcome = _keepers_part(settings, files, status, why, restart)
-            if outcome is not None:
-                return outcome
-        if not restart:
-            return _report(files, files.read_restarts(), 'down', CRITICAL, why,
-                           _perf(status, settings))
-        return (None if over else _tolerated(settings, files, status, why)) or _restart(
-            settings, files, status, why)
+    try:
+        with lifecycle.locked(settings) as files:
+            return _under_the_lock(settings, files, restart)
+    except StateError as e:
+        if restart or not e.permission:
+            raise
+        return _looked_at_only(settings, status, healthy, why)
+
+
+def _under_the_lock(settings, files, restart):
+    """What the check says, and does, once it holds the service's lock."""
+    status = modes.status(settings, files)   # another check may have acted
+    healthy, why = _healthy(settings, status)
+    over = _over_memory(settings, status, files) if healthy else None
+    if healthy and over is None:
+        return OK, why, _perf(status, settings), False
+    why = over or why
+    since = files.stopped_on_purpose()
+    if since:
+        return OK, 'stopped on purpose at %s; not restarting it (ctl start' \
+            ' resumes)' % since, {}, False
+    if _is_kept(status):
+        outcome = _keepers_part(settings, files, status, why, restart)
+        if outcome is not None:
+            return outcome
+    if not restart:
+        return _report(files, files.read_restarts(), 'down', CRITICAL, why,
+                       _perf(status, settings))
+    return (None if over else _tolerated(settings, files, status, why)) or _restart(
+        settings, files, status, why)
+
+
+def _looked_at_only(settings, status, healthy, why):
+    """--no-restart by a user who may not take the service's lock (a
+    monitoring system's, through NRPE): the same verdict from what it may
+    read.  Nothing is written, so a standing trouble is said at each run."""
+    if healthy:
+        return OK, why, _perf(status, settings), True
+    since = lifecycle.files_of(settings).stopped_on_purpose()
+    if since:
+        return OK, 'stopped on purpose at %s; not restarting it' % since, {}, True
+    if _is_kept(status) and status.keeper and status.state != 'running' \
+            and status.record['state'] != 'backoff':
+        return OK, '%s; its keeper (pid %d) is restarting it' % (why, status.keeper), \
+            _perf(status), True
+    return CRITICAL, why, _perf(status, settings), True
 
 
 def _healthy_outcome(settings, status, why):

@@ -53,6 +53,7 @@ OPTION_HELP = {
     'oom-score-adjust': ('N', 'the program\'s oom_score_adj, -1000 to 1000'),
     'memory-max': ('SIZE', 'restart it once its memory (PSS) is over SIZE'),
     'memory-max-for': ('SECONDS', 'only once it stays over memory-max so long'),
+    'metrics': ('DIR', 'its state for Prometheus\' textfile collector, in DIR'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

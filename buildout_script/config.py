@@ -47,6 +47,7 @@ DEFAULTS = {
     'oom-score-adjust': None,
     'memory-max': None,
     'memory-max-for': '0',
+    'metrics': None,
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -138,8 +139,8 @@ def parse_option(option, text, base, settings):
             raise SettingError(option, 'is empty; give a directory (default %s)'
                                % DEFAULTS[option])
         return _path(text, base)
-    if option == 'directory':
-        return _path(text, base) if text else None
+    if option in ('directory', 'metrics'):
+        return _path(text, base) if text and text.strip() else None
     if option in ('stdout', 'stderr'):
         return _path(text, settings.get('log-dir') or base) if text else None
     if option == 'environment':

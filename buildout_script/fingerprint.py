@@ -19,7 +19,7 @@ a running program under a keeper.  The record is private (mode 600): it holds
 COMMAND_OPTIONS = frozenset((
     'start-timeout', 'ready', 'stop-signal', 'stop-timeout', 'reload-signal', 'check',
     'check-timeout', 'check-failures', 'restart-limit', 'restart-window', 'restart-delay',
-    'supervise', 'restart-overlap', 'memory-max', 'memory-max-for'))
+    'supervise', 'restart-overlap', 'memory-max', 'memory-max-for', 'metrics'))
 
 
 def launch_text(settings):

@@ -96,6 +96,15 @@ class Kept:
                 and self.memory_timer is None:
             self.memory_timer = self.keeper.later(self.memory_period(), self.look_at_memory)
         self.save()
+        if self.settings.get('metrics'):
+            self.write_metrics()
+
+    def write_metrics(self):
+        """The metrics file (metrics.py), after the record it is made from."""
+        from . import check
+        trouble = check.write_metrics(self.settings)
+        if trouble:
+            self.note(trouble)
 
     def save(self):
         serving = self.old[0] if self.state == states.REPLACING else self.child

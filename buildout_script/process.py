@@ -210,6 +210,34 @@ def pss(pid):
     return None
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of ``pid`` so far, in seconds; None if gone."""
+    if not PROC:
+        import psutil
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.Error, OSError):
+            return None
+        return times.user + times.system
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            fields = f.read().rsplit(b')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def family_cpu(pid, mark):
+    """CPU seconds of ``pid`` and every descendant that carries ``mark``."""
+    total = cpu_seconds(pid)
+    if total is None:
+        return None
+    for member in descendants(pid) or ():
+        if carries(member, mark):
+            total += cpu_seconds(member) or 0
+    return total
+
+
 def family_memory(pid, mark):
     """The PSS in bytes of ``pid`` and every descendant that carries
     ``mark`` (workers leak too); None if ``pid``'s own cannot be read."""

@@ -44,6 +44,7 @@ def record(history, decision, now):
     """Count an attempt (it counts even if it fails); the new count."""
     decision.recent.append(now)
     history['restarts'] = decision.recent
+    history['total'] = history.get('total', 0) + 1     # never pruned: a counter
     return len(decision.recent)
 
 

@@ -3,6 +3,7 @@
     bin/services status [--json] [NAME ...]
     bin/services start | stop | restart [NAME ...]
     bin/services check [-v] [--no-restart] [NAME ...]
+    bin/services metrics [NAME ...]
 
 A generated script calls ``main(sys.argv[1:], settings_list, after)`` with
 every service's settings rendered in (the same literals as its own
@@ -15,7 +16,8 @@ order, and only the services named (or all).  ``restart`` restarts each in
 dependency order.  ``status`` prints one line per service and exits 0 when all
 run, else the worst LSB status code; ``check`` is the watchdog for each,
 printing a line only for those that need saying, and exits with the worst
-Monitoring Plugins code.
+Monitoring Plugins code.  ``metrics`` prints their state in Prometheus' text
+format, as the ``metrics`` option writes it for node_exporter.
 
 Each action is what ``bin/NAMEctl`` and ``bin/NAME-check`` do for one service;
 ``status`` imports no more than ``bin/NAMEctl status`` does.
@@ -28,7 +30,7 @@ from . import lifecycle
 from . import modes
 from .servicefiles import StateError
 
-ACTIONS = ('status', 'start', 'stop', 'restart', 'check')
+ACTIONS = ('status', 'start', 'stop', 'restart', 'check', 'metrics')
 FLAGS = {'status': ('--json',), 'check': ('-v', '--verbose', '--no-restart')}
 
 # Worst last.  status: dead (1) is a failure, unknown (4) we could not tell,
@@ -59,6 +61,8 @@ def main(argv=None, settings_list=(), after=None):
     try:
         if action == 'status':
             return status(services, names or list(services), '--json' in flags)
+        if action == 'metrics':
+            return print_metrics(services, names or list(services))
         if action == 'check':
             return check_each(services, names or list(services), bool(
                 {'-v', '--verbose'} & flags), '--no-restart' not in flags)
@@ -187,6 +191,19 @@ def check_each(services, names, verbose, restart):
             print(line)
         codes.append(code)
     return worst(codes, CHECK_RANK)
+
+
+def print_metrics(services, names):
+    from . import metrics
+    found = []
+    for name in names:
+        try:
+            found.append((services[name], metrics.samples(services[name],
+                                                          modes.status(services[name]))))
+        except StateError as e:
+            print('%s: %s' % (name, e), file=sys.stderr)
+    sys.stdout.write(metrics.render(found))
+    return 0 if len(found) == len(names) else lifecycle.NO_PRIVILEGE
 
 
 ACTION_FUNCTIONS = {'start': start, 'stop': stop, 'restart': restart}

@@ -4,6 +4,7 @@ several service parts.
     [services]
     recipe = buildout_script:services
     services = db web          # default: every buildout_script:service part
+    metrics = var/metrics      # optional: each service's metrics file, unless it has one
 
 The script holds every service's settings as the same literals its own
 ``bin/NAMEctl`` holds (so both agree on what "started with old settings"
@@ -69,6 +70,11 @@ class Services:
             seen[name] = part
         settings = [services[part].script_settings(services[part].sys_path())
                     for part in self.parts]
+        metrics = (self.options.get('metrics') or '').strip()
+        for values in settings:         # the services part's metrics: for each service
+            if metrics and not values.get('metrics'):
+                values['metrics'] = os.path.normpath(os.path.join(
+                    self.base, os.path.expanduser(metrics)))
         path = eggs_path(self.buildout, self.name, self.options)
         template = os.path.join(TEMPLATES, 'service', 'services')
         text = render(self.name, 'services', read_template(self.name, template), {
