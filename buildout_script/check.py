@@ -359,14 +359,19 @@ def _restart(settings, files, status, why):
     if decision.verdict == restarts.GAVE_UP:
         # Given up stays given up, however old the restarts: only a person's
         # ctl start (which clears this history) resumes.
-        return _report(files, history, 'gave-up', CRITICAL,
-                       '%s; gave up after %d restarts in %gs; run ctl start once it is'
-                       ' fixed' % (why, settings['restart-limit'], window), perf)
+        outcome = _report(files, history, 'gave-up', CRITICAL,
+                          '%s; gave up after %d restarts in %gs; run ctl start once it is'
+                          ' fixed' % (why, settings['restart-limit'], window), perf)
+        if outcome[3]:
+            _fire(settings, 'gave-up', pid=status.pid, exit=why, restarts=len(recent))
+        return outcome
     if decision.verdict == restarts.WAIT:
         return _report(files, history, 'backoff-%d' % len(recent), CRITICAL,
                        '%s; next restart in %ds (restart %d of %d within %gs)'
                        % (why, decision.wait + 0.999, len(recent) + 1,
                           settings['restart-limit'], window), perf)
+    if status.state == 'dead':
+        _fire(settings, 'exited', pid=status.pid, exit=why, restarts=len(recent) - 1)
     started = None
     if status.code == lifecycle.STATUS_RUNNING and getattr(status, 'keeper', None):
         started = _restart_kept(settings, files)    # hung: its keeper restarts it, and stays
@@ -382,8 +387,15 @@ def _restart(settings, files, status, why):
         return _report(files, history, None, CRITICAL,
                        '%s; restart failed: %s' % (why, started.message), perf)
     verb = 'started' if status.state == 'stopped' else 'restarted'
+    _fire(settings, verb, pid=started.pid, restarts=len(recent))
     return _report(files, history, None, WARNING, '%s; %s it (pid %d)'
                    % (why, verb, started.pid), dict(uptime='0s', **perf))
+
+
+def _fire(settings, event, **facts):
+    if settings.get('on-event'):
+        from . import events
+        events.fire(settings, event, **facts)
 
 
 def _restart_kept(settings, files):

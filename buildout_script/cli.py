@@ -54,6 +54,10 @@ OPTION_HELP = {
     'memory-max': ('SIZE', 'restart it once its memory (PSS) is over SIZE'),
     'memory-max-for': ('SECONDS', 'only once it stays over memory-max so long'),
     'metrics': ('DIR', 'its state for Prometheus\' textfile collector, in DIR'),
+    'on-event': ('COMMAND', 'run COMMAND when it starts, exits, is restarted, gives'
+                            ' up or runs again'),
+    'on-event-timeout': ('SECONDS', 'kill an on-event command still running after'
+                                    ' SECONDS'),
     'restart-limit': ('COUNT', 'restarts the check makes within RESTART-WINDOW'
                                ' before giving up'),
     'restart-window': ('SECONDS', 'the window RESTART-LIMIT counts in'),

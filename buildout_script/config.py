@@ -48,6 +48,8 @@ DEFAULTS = {
     'memory-max': None,
     'memory-max-for': '0',
     'metrics': None,
+    'on-event': None,
+    'on-event-timeout': '30',
 }
 
 PROBE_FORMS = ('tcp:HOST:PORT', 'http://URL', 'https://URL',
@@ -134,6 +136,13 @@ def parse_option(option, text, base, settings):
         return name
     if option == 'program':
         return parse_program(text)
+    if option == 'on-event':
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        try:
+            return parse_program(text)
+        except SettingError as e:
+            raise SettingError('on-event', e.message)
     if option in ('pid-dir', 'log-dir'):
         if text is None or not str(text).strip():
             raise SettingError(option, 'is empty; give a directory (default %s)'

@@ -207,7 +207,12 @@ def do_start(settings, args):
     """A person's start: it also ends the watchdog's give-up (see check)."""
     with lifecycle.locked(settings) as files:
         files.clear_restarts()
-        return modes.start(settings, files)
+        outcome = modes.start(settings, files)
+    if outcome.code == 0 and outcome.pid and settings.get('on-event') \
+            and not settings.get('supervise'):      # a keeper says it itself
+        from . import events
+        events.fire(settings, 'started', pid=outcome.pid)
+    return outcome
 
 
 def do_stop(settings, args):

@@ -19,7 +19,8 @@ a running program under a keeper.  The record is private (mode 600): it holds
 COMMAND_OPTIONS = frozenset((
     'start-timeout', 'ready', 'stop-signal', 'stop-timeout', 'reload-signal', 'check',
     'check-timeout', 'check-failures', 'restart-limit', 'restart-window', 'restart-delay',
-    'supervise', 'restart-overlap', 'memory-max', 'memory-max-for', 'metrics'))
+    'supervise', 'restart-overlap', 'memory-max', 'memory-max-for', 'metrics', 'on-event',
+    'on-event-timeout'))
 
 
 def launch_text(settings):

@@ -384,6 +384,7 @@ class Kept:
         if self.restart_note:
             self.note(self.restart_note % self.child.pid)
             self.restart_note = None
+            self.fire('restarted')
         self.move(states.STARTING)
         self.wait_for_ready()
 
@@ -579,6 +580,7 @@ class Kept:
             self.replaced()
         elif verdict == readiness.READY:
             self.move(states.RUNNING)
+            self.fire('started' if self.by_request else 'running')
             self.answer('start', 0, '%s started (pid %d, kept by pid %d)'
                         % (self.name, self.child.pid, self.keeper.me.pid), self.child.pid)
             self.answer('restart', 0, '%s restarted (pid %d, kept by pid %d)'
@@ -670,6 +672,8 @@ class Kept:
         """The restart rules, one implementation with the check's; also for
         a program over memory-max, which is stopped first."""
         dead = self.child
+        if not self.why_stopped:
+            self.fire('exited')
         now = time.time()
         decision, history = restarts.next_attempt(self.files, self.settings, now)
         self.next_restart = None
@@ -697,6 +701,7 @@ class Kept:
                                            self.settings['restart-limit'],
                                            self.settings['restart-window']))
             self.note(self.message)
+            self.fire('gave-up')
             self.begin_stop(states.FATAL)
 
     def restart_after_backoff(self):
@@ -921,6 +926,43 @@ class Kept:
         self.follow(pid, process.identity(pid), ours=facts.ppid == self.keeper.me.pid)
         self.files.record_program(self.child, group=facts.pgid == pid)
         self.note('following MAINPID=%d' % pid)
+
+    # -- on-event --------------------------------------------------------------------------
+
+    def fire(self, event):
+        """The on-event command, as one more child of ours (events.py):
+        never waited for, killed after on-event-timeout, its failure noted."""
+        if not self.settings.get('on-event'):
+            return
+        from . import events
+        try:
+            steps = events.plan(self.settings, event, self.child and self.child.pid,
+                                self.last_exit, self.restarts, self.environ)
+            child = launch.start(steps, self.outputs if self.outputs[0] is not None
+                                 else (self.null(), None))
+        except (LaunchError, OSError) as e:
+            self.note('on-event %s for %s could not run: %s' % (
+                self.settings['on-event'][0], event, e))
+            return
+        late = []
+
+        def too_long():
+            late.append(True)
+            os.kill(child.pid, 9)           # our child, not yet reaped: it is still it
+        timer = self.keeper.later(self.settings['on-event-timeout'], too_long)
+
+        def ended(code):
+            timer.cancel()
+            line = events.failure(self.settings, event, None if late else code)
+            if line:
+                self.note(line)
+        self.keeper.child(child.pid, ended)
+
+    def null(self):
+        """/dev/null, for an event's output when no program's pipes are open."""
+        if getattr(self, 'devnull', None) is None:
+            self.devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        return self.devnull
 
     # -- memory-max ------------------------------------------------------------------------
 
