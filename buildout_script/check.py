@@ -55,8 +55,9 @@ def report(settings, restart=True, verbose=False, timeout=None):
     bin/NAME-check and bin/services say it.  Silent (None) while healthy
     unless ``verbose``, and for a trouble already said; never an exception
     but KeyboardInterrupt (the caller's to handle: it may have more to check)."""
+    seen = []                           # the status, when the check changed nothing
     try:
-        code, text, perf, news = check_within(timeout, settings, restart)
+        code, text, perf, news = check_within(timeout, settings, restart, seen)
     except StateError as e:
         code, text, perf, news = UNKNOWN, str(e), {}, True
     except TimedOut:
@@ -65,7 +66,7 @@ def report(settings, restart=True, verbose=False, timeout=None):
         code, text, perf, news = UNKNOWN, 'internal error: %s: %s' % (
             e.__class__.__name__, e), {}, True
     if settings.get('metrics'):
-        trouble = write_metrics(settings)
+        trouble = write_metrics(settings, seen[0] if seen else None)
         if trouble:
             print('%s: %s' % (settings['name'], trouble), file=sys.stderr)
     if not (verbose or (code != OK and news)):
@@ -75,13 +76,13 @@ def report(settings, restart=True, verbose=False, timeout=None):
     return code, status_line(settings['name'], code, text, perf)
 
 
-def write_metrics(settings):
-    """The service's metrics file, as things are after this check; what
-    went wrong, or None."""
+def write_metrics(settings, status=None):
+    """The service's metrics file, as things are after this check (its
+    ``status``, if the check changed nothing); what went wrong, or None."""
     from . import metrics
     from . import trusted
     try:
-        metrics.write(settings, modes.status(settings))
+        metrics.write(settings, status or modes.status(settings))
     except (OSError, trusted.Untrusted, StateError) as e:
         return 'cannot write its metrics in %s: %s' % (settings['metrics'], e)
     return None
@@ -152,10 +153,10 @@ class TimedOut(BaseException):
     in progress undoes itself on the way out."""
 
 
-def check_within(timeout, settings, restart):
+def check_within(timeout, settings, restart, seen=None):
     """check(), raising TimedOut after ``timeout`` seconds (None: no limit)."""
     if not timeout:
-        return check(settings, restart)
+        return check(settings, restart, seen)
     import signal
 
     def ring(signum, frame):
@@ -163,17 +164,20 @@ def check_within(timeout, settings, restart):
     signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return check(settings, restart)
+        return check(settings, restart, seen)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def check(settings, restart=True):
+def check(settings, restart=True, seen=None):
     """(code, text, perfdata, news): news is False when this trouble was
-    already reported by an earlier run."""
+    already reported by an earlier run.  A healthy service's Status goes
+    into ``seen``, for what follows the check (its metrics)."""
     status = modes.status(settings)
     healthy, why = _healthy(settings, status)
     if healthy and not _memory_to_look_at(settings, status):
+        if seen is not None:
+            seen.append(status)
         return _healthy_outcome(settings, status, why)
     try:
         with lifecycle.locked(settings) as files:

@@ -1,9 +1,9 @@
 """The services' state for Prometheus, in the text exposition format that
 node_exporter's textfile collector reads (``metrics = DIR``).
 
-One file per service, ``DIR/buildout_script_NAME_<8 hex>.prom`` (the hex
-names its pid dir, so two buildouts' services of one name do not share a
-file), written to a temporary name and renamed, so a scrape never reads
+One file per service, ``DIR/buildout_script_NAME@PID_DIR.prom`` (the pid
+dir with its slashes as underscores, so two buildouts' services of one
+name do not share a file), written to a temporary name and renamed, so a scrape never reads
 half of one.  The check writes it at every run, the keeper at every change
 of a service's state; ``bin/services metrics`` prints the same text.
 
@@ -11,9 +11,7 @@ Each series is labelled with the service and its pid dir (one per
 buildout: where its state files and its keeper live).
 """
 
-import hashlib
 import os
-import re
 import signal
 import time
 
@@ -57,8 +55,7 @@ def samples(settings, status):
     found += [('state', {'state': name}, int(name == state)) for name in STATES]
     if running and status.uptime is not None:
         found.append(('start_time_seconds', {}, round(time.time() - status.uptime, 3)))
-    history = _history(settings)
-    found.append(('restarts_total', {}, history.get('total', 0)))
+    found.append(('restarts_total', {}, _restarts_total(settings)))
     code, sig = _last_exit(kept.get('last-exit') if kept is not None else None)
     if code is not None:
         found.append(('last_exit_code', {}, code))
@@ -74,12 +71,12 @@ def samples(settings, status):
     return found
 
 
-def _history(settings):
+def _restarts_total(settings):
     from .servicefiles import ServiceFiles, StateError
     try:
-        return ServiceFiles(settings['pid-dir'], settings['name']).read_restarts()
+        return ServiceFiles(settings['pid-dir'], settings['name']).read_restarts_total()
     except StateError:
-        return {}
+        return 0
 
 
 def _last_exit(text):
@@ -87,10 +84,11 @@ def _last_exit(text):
     or 'killed by SIGKILL'."""
     if not text:
         return None, None
-    code = re.search(r'status (\d+)', text)
-    name = re.search(r'\b(SIG[A-Z0-9]+)', text)
-    number = getattr(signal, name.group(1), None) if name else None
-    return (int(code.group(1)) if code else None), (int(number) if number else None)
+    words = text.replace(')', ' ').split()
+    code = words[words.index('status') + 1] if 'status' in words[:-1] else None
+    names = [word for word in words if word.startswith('SIG')]
+    number = getattr(signal, names[0], None) if names else None
+    return (int(code) if code and code.isdigit() else None), (int(number) if number else None)
 
 
 def render(services):
@@ -125,8 +123,8 @@ def _number(value):
 
 
 def file_name(settings):
-    digest = hashlib.sha1(settings['pid-dir'].encode(errors='surrogateescape')).hexdigest()
-    return 'buildout_script_%s_%s.prom' % (settings['name'], digest[:8])
+    return 'buildout_script_%s@%s.prom' % (settings['name'],
+                                           settings['pid-dir'].strip('/').replace('/', '_'))
 
 
 def write(settings, status):
