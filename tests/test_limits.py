@@ -2,7 +2,9 @@
 from /proc as the kernel holds them, in either mode and for foreground and
 spawn; a limit the caller may not raise is one line."""
 
+import os
 import re
+import sys
 
 import pytest
 
@@ -132,3 +134,20 @@ def test_a_limit_the_kernel_refuses_even_to_root_is_one_line(service):
     assert support.one_line(r.err).startswith(
         'svc not started: cannot set the limit nofile=unlimited: the kernel refuses it'), r
 
+
+
+@pytest.mark.skipif(open('/proc/sys/kernel/core_pattern').read().strip() != 'core',
+                    reason='needs core_pattern "core" (a core file in the working directory)')
+@pytest.mark.parametrize('core, written', [('unlimited', True), ('0', False)])
+def test_core_0_writes_no_core_file(service, tmp_path, core, written):
+    """A program that aborts: with core=unlimited the kernel writes its
+    core in its directory; with core=0 it writes none."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    svc = service(program=support.program(sys.executable, '-c', 'import os, time;'
+                                          ' time.sleep(0.3); os.abort()'),
+                  directory=work, limits='core=%s' % core, ready='alive:0.1')
+    first = svc.start_ok()
+    assert wait_for(lambda: gone(first))
+    assert wait_for(lambda: any(name.startswith('core') for name in os.listdir(work)),
+                    timeout=3) == written, os.listdir(work)
