@@ -229,24 +229,23 @@ def cpu_seconds(pid):
 
 def family_cpu(pid, mark):
     """CPU seconds of ``pid`` and every descendant that carries ``mark``."""
-    total = cpu_seconds(pid)
-    if total is None:
-        return None
-    for member in descendants(pid) or ():
-        if carries(member, mark):
-            total += cpu_seconds(member) or 0
-    return total
+    return _family_total(pid, mark, cpu_seconds)
 
 
 def family_memory(pid, mark):
     """The PSS in bytes of ``pid`` and every descendant that carries
     ``mark`` (workers leak too); None if ``pid``'s own cannot be read."""
-    total = pss(pid)
+    return _family_total(pid, mark, pss)
+
+
+def _family_total(pid, mark, measure):
+    """``measure`` summed over ``pid`` and its marked descendants."""
+    total = measure(pid)
     if total is None:
         return None
     for member in descendants(pid) or ():
         if carries(member, mark):
-            total += pss(member) or 0
+            total += measure(member) or 0
     return total
 
 
