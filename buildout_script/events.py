@@ -24,9 +24,6 @@ import time
 from . import launch
 from .program import MARK_VARIABLE, LaunchError, describe_exit
 
-EVENTS = ('started', 'exited', 'restarted', 'gave-up', 'running')
-
-
 def plan(settings, event, pid=None, exit=None, restarts=None, base_env=None):
     """The launch.Plan of the command for ``event``."""
     extra = {'BUILDOUT_SCRIPT_EVENT': event, 'BUILDOUT_SCRIPT_NAME': settings['name'],
@@ -57,6 +54,14 @@ def fire(settings, event, **facts):
     if report is None:
         return                              # the caller: on with its work
     os.close(report)                        # the caller need not wait for us
+    # Nothing of the caller's is held here: not its lock (a check fires
+    # while it holds the service's), nor its output (cron, NRPE or $(...)
+    # would wait for the end of this command to read the end of theirs).
+    launch.close_inherited()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
     try:
         run_and_watch(settings, event, facts)
     finally:

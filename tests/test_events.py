@@ -128,3 +128,19 @@ def test_stopping_the_service_spares_its_event_command(kept, told, tmp_path):
     assert wait_for(lambda: names(events) == ['started'])
     assert svc.run('stop').code == 0
     assert wait_for(lambda: (tmp_path / 'events.done').exists())    # not killed with it
+
+
+def test_a_slow_command_holds_neither_the_lock_nor_the_checks_output(service, told, tmp_path):
+    """The check fires while it holds the service's lock, and its caller
+    (cron, NRPE, a shell's $(...)) reads its output to the end: the command,
+    still running, must hold neither."""
+    command, events, out = told
+    svc = service(on_event=command + ' 300', on_event_timeout=600)
+    svc.start_ok()
+    svc.crash()
+    r = svc.check(timeout=20)               # returns with its output, not after 300 s
+    assert r.code == 1 and 'restarted it' in r.out, r
+    assert wait_for(lambda: 'restarted' in names(events))
+    r = svc.run('stop', timeout=20)         # the lock is free
+    assert r.code == 0, r
+    assert not (tmp_path / 'events.done').exists()
