@@ -13,16 +13,24 @@ from support import wait_for
 pytestmark = [support.linux_only, pytest.mark.usefixtures('subreaper')]
 
 # The program stays small; its child (a worker) takes 60 MiB once the file
-# argv[1] exists, and gives it back once the file is gone.
+# argv[1] exists (and, if it holds a pid, only the child of that program),
+# and gives it back once the file is gone.
 LEAKER = '''
 import os, sys, time
 grow = sys.argv[1]
+
+def told():
+    try:
+        with open(grow) as f:
+            return f.read() in ('', str(os.getppid()))
+    except OSError:
+        return False
 if os.fork() == 0:
     blob = None
     while True:
-        if os.path.exists(grow) and blob is None:
+        if told() and blob is None:
             blob = b'x' * (60 << 20)
-        elif not os.path.exists(grow):
+        elif not told():
             blob = None
         time.sleep(0.05)
 time.sleep(300)
@@ -58,10 +66,9 @@ def test_the_check_restarts_a_program_over_memory_max(service, leaker):
     first = svc.start_ok()
     r = svc.check('-v')
     assert r.code == 0 and 'memory=' in r.out, r
-    grow.touch()
+    grow.write_text(str(first.pid))         # its worker grows; the next one's will not
     assert wait_for(lambda: memory_of(svc) > 40 << 20)
     r = svc.check()
-    grow.unlink()                           # the next program stays small
     assert r.code == 1, r
     assert re.match(r'svc WARNING - running \(pid %d, up \d+s\) but its memory \d+\.\d MiB'
                     r' is over memory-max 40\.0 MiB; restarted it \(pid \d+\)' % first.pid,
@@ -89,9 +96,8 @@ def test_the_keeper_restarts_a_program_over_memory_max(kept, leaker):
     grow, program = leaker
     svc = kept(program=program, memory_max='40MB')
     first = svc.start_ok()
-    grow.touch()
+    grow.write_text(str(first.pid))         # its worker grows; the next one's will not
     assert wait_for(lambda: svc.read_pid() != first.pid, timeout=30), svc.log.read_text()
-    grow.unlink()
     said = r'pid %d over memory-max: \d+\.\d MiB of 40\.0 MiB; restarted it \(pid \d+, restart' \
         r' 1 of 5' % first.pid
     assert wait_for(lambda: re.search(said, svc.log.read_text())), svc.log.read_text()
