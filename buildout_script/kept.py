@@ -636,9 +636,11 @@ class Kept:
         if self.state == states.REPLACING:
             self.not_replaced(message)
         elif self.by_request:
+            # The stop first: when nothing is left to stop it ends at once,
+            # and the start is told only once NAME.pid is gone.
+            self.begin_stop(states.FATAL)
             self.answer('start', 1, message)
             self.answer('restart', 1, message)
-            self.begin_stop(states.FATAL)
         else:
             self.note('%s failed to start: %s' % (self.name, detail))
             self.ended_by_itself()
