@@ -229,17 +229,26 @@ def _looked_at_only(settings, status, healthy, why):
 
 def _healthy_outcome(settings, status, why):
     """OK; but a run of failed probes ends here, and a program still on
-    the settings it was started with is said once, as a WARNING."""
-    if settings['check'] and settings.get('check-failures', 1) > 1 \
-            and lifecycle.files_of(settings).read_failures():
-        with lifecycle.locked(settings) as files:
-            files.write_failures(0)
-    if status.changed:
-        with lifecycle.locked(settings) as files:
-            topic = 'old-settings %s %s' % (status.pid, ' '.join(status.changed))
-            return _report(files, files.read_restarts(), topic, WARNING,
-                           '%s with old settings; restart to apply (changed: %s)'
-                           % (why, ', '.join(status.changed)), _perf(status, settings))
+    the settings it was started with is said once, as a WARNING.  A user
+    who may not take the lock (a monitoring system's) is told the same,
+    without either being written down."""
+    old = '%s with old settings; restart to apply (changed: %s)' % (
+        why, ', '.join(status.changed or ()))
+    try:
+        if settings['check'] and settings.get('check-failures', 1) > 1 \
+                and lifecycle.files_of(settings).read_failures():
+            with lifecycle.locked(settings) as files:
+                files.write_failures(0)
+        if status.changed:
+            with lifecycle.locked(settings) as files:
+                topic = 'old-settings %s %s' % (status.pid, ' '.join(status.changed))
+                return _report(files, files.read_restarts(), topic, WARNING, old,
+                               _perf(status, settings))
+    except StateError as e:
+        if not e.permission:
+            raise
+        if status.changed:
+            return WARNING, old, _perf(status, settings), True
     return OK, why, _perf(status, settings), False
 
 

@@ -131,3 +131,23 @@ def test_unreadable_pid_file_is_an_error_not_not_running(private_service):
         assert str(svc.pid_file) in one_line(r.err), r
         assert 'not running' not in r.output
     assert alive(p)
+
+
+@needs_runuser
+def test_a_monitoring_users_check_answers_without_the_lock(cleanup):
+    """A check run by another user (NRPE's, say) reads what it may and
+    answers; it does not end UNKNOWN for want of the lock, even where the
+    owner's check would have written something (a run of failed probes
+    that has ended)."""
+    base = cleanup.mkdtemp()
+    healthy = base / 'healthy'
+    svc = Ctl(cleanup, base, program=program('sleep', '300'), check_failures=3,
+              check='exec:test -e %s' % healthy)
+    p = svc.start_ok()
+    r = svc.check()
+    assert r.code == 1 and (svc.pid_dir / 'svc.failures').exists(), r
+    healthy.touch()
+    r = as_nobody(svc, '-v', '--no-restart', module='check')
+    assert r.code == 0 and r.out.startswith('svc OK - running (pid %d' % p.pid), r
+    assert (svc.pid_dir / 'svc.failures').exists()      # the owner's check clears it
+    assert svc.check().code == 0 and not (svc.pid_dir / 'svc.failures').exists()
