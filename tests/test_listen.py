@@ -243,3 +243,51 @@ def test_bad_listen_settings_get_one_line(server, options, words):
     svc = server(**options)
     r = svc.run('start')
     assert r.code == 2 and words in r.output, r
+
+
+def low_port():
+    """A port below 1024 that nothing listens on (just now), or None."""
+    for port in range(1023, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    return None
+
+
+needs_privileged_ports = pytest.mark.skipif(
+    open('/proc/sys/net/ipv4/ip_unprivileged_port_start').read().strip() != '1024',
+    reason='ports below 1024 are not privileged here (ip_unprivileged_port_start)')
+
+
+@needs_privileged_ports
+@support.needs_python_for_nobody
+def test_a_root_keeper_gives_a_service_run_as_nobody_a_port_below_1024(cleanup):
+    base = cleanup.mkdtemp()
+    program = support.program(support.python_for_nobody(),
+                              support.script(base, 'server.py', SERVER))
+    port = low_port()
+    svc = Ctl(cleanup, base, program=program, listen='127.0.0.1:%d' % port, user='nobody',
+              ready='notify')
+    pid = svc.start_ok().pid
+    assert proc(pid).uids().real == support.nobody().pw_uid
+    assert ask(('127.0.0.1', port)).startswith('%d 1 svc' % pid)
+    assert svc.run('stop').code == 0
+
+
+@needs_privileged_ports
+@support.needs_python_for_nobody
+def test_a_port_below_1024_without_root_names_both(cleanup):
+    base = cleanup.mkdtemp()
+    os.chmod(base, 0o777)
+    svc = Ctl(cleanup, base, program=support.program('sleep', '300'),
+              listen='127.0.0.1:%d' % low_port())
+    env = svc.env()
+    r = svc.run('start', python=support.python_for_nobody(), cwd=base, prefix=[
+        'runuser', '-u', 'nobody', '--', 'env', 'PYTHONPATH=%s' % env['PYTHONPATH'],
+        '%s=%s' % (support.MARK, env[support.MARK])])
+    assert r.code == 4, r
+    assert ('cannot listen on %s: a port below 1024 needs root, and this runs as uid %d'
+            % (svc.options['listen'], support.nobody().pw_uid)) in r.output, r
