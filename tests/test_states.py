@@ -109,6 +109,7 @@ class StandIn(Kept):
         self.left = set()
         self.moves = []
         self.pids = iter(range(NO_SUCH_PID, NO_SUCH_PID + 1000))
+        self.probes = 0
 
     def move(self, new):
         self.moves.append((self.state, new))
@@ -119,6 +120,10 @@ class StandIn(Kept):
 
     def open_notify(self):
         pass
+
+    def run_probe(self):
+        """The probe is not a process either: the test judges by hand."""
+        self.probes += 1
 
     def launch(self, record=True):
         if self.fail_launch:
@@ -288,8 +293,8 @@ def test_a_program_that_cannot_be_launched_is_fatal_and_the_start_told_why(servi
 def test_a_start_that_is_never_ready_fails_and_what_it_left_is_stopped(service):
     svc = service(ready='exec:false', start_timeout=0)
     said, reply = answers()
-    svc.readiness_probe = None
     svc.request_start(reply)
+    assert svc.probes == 1 and svc.state == STARTING
     svc.judge('late', 'not ready after 0s (exec:false: false exited 1)')
     svc.keeper.run_timers()
     assert svc.state == FATAL and said[0][0] == 1
