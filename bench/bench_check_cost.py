@@ -6,17 +6,19 @@ interleaved rounds, the wall time of:
 
   python -S -c pass         the interpreter's own start, the floor
   python -c pass            the same with site, as the commands start
-  status                    ``python -m buildout_script.ctl ... status``
-                            (it reads the family's memory since limits)
-  check                     a healthy ``python -m buildout_script.check``
+  status                    ``NAMEctl status`` (it reads the family's
+                            memory since limits)
+  check                     a healthy ``NAME-check``, as cron runs it
   check + metrics           the same writing its metrics file (``metrics``)
   check + memory-max        the same measuring the family's memory
 
 Medians over ``--rounds`` (default 40) after two warm-up rounds, the
 spread (min-max), and each row's difference to ``check`` and ratio to
-``python -c pass``.  The commands run from this checkout with the
-interpreter running the bench (PYTHONPATH set to it); everything is
-stopped at the end.
+``python -c pass``.  ctl and the checks are scripts shaped as the recipe
+writes them (the settings as a literal, then ``main()``), run from this
+checkout, byte-compiled, on the interpreter that runs the bench: run it
+with the buildout's own (``.venv/bin/python``) to time what ``bin/``
+runs.  Everything is stopped at the end.
 
     python3 bench/bench_check_cost.py [--rounds 40]
 """
@@ -45,27 +47,42 @@ def timed(argv, env):
     return spent
 
 
+def script(path, command, **options):
+    """``path``: a script as the recipe writes it, for this checkout's
+    ``buildout_script.COMMAND`` with these service options."""
+    sys.path.insert(0, str(REPO))
+    from buildout_script.config import parse
+    settings = parse({key.replace('_', '-'): value for key, value in options.items()})
+    path.write_text('#!%s\nimport sys\nsys.path[0:0] = [%r]\nsettings = %r\n'
+                    'from buildout_script.%s import main\nsys.exit(main(sys.argv[1:], settings))\n'
+                    % (sys.executable, str(REPO), settings, command))
+    path.chmod(0o755)
+    return [str(path)]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--rounds', type=int, default=40)
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix='bench-check-cost-'))
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     env.pop('PYTHONDONTWRITEBYTECODE', None)
+    env.pop('PYTHONPATH', None)
     subprocess.run([sys.executable, '-m', 'compileall', '-q', str(REPO / 'buildout_script')],
                    check=True)
     py = sys.executable
-    service = ['--name', 'svc', '--program', shutil.which('sleep') + ' 600',
-               '--pid-dir', str(work / 'run'), '--log-dir', str(work / 'log')]
-    ctl = [py, '-m', 'buildout_script.ctl'] + service
-    check = [py, '-m', 'buildout_script.check'] + service
+    service = dict(name='svc', program=shutil.which('sleep') + ' 600',
+                   pid_dir=str(work / 'run'), log_dir=str(work / 'log'))
+    ctl = script(work / 'svcctl', 'ctl', **service)
     rows = [
         ('python -S -c pass', [py, '-S', '-c', 'pass']),
         ('python -c pass', [py, '-c', 'pass']),
         ('status', ctl + ['status']),
-        ('check', check),
-        ('check + metrics', check + ['--metrics', str(work / 'metrics')]),
-        ('check + memory-max', check + ['--memory-max', '1GB']),
+        ('check', script(work / 'svc-check', 'check', **service)),
+        ('check + metrics', script(work / 'svc-check-metrics', 'check',
+                                   metrics=str(work / 'metrics'), **service)),
+        ('check + memory-max', script(work / 'svc-check-memory', 'check',
+                                      memory_max='1GB', **service)),
     ]
     times = {label: [] for label, _ in rows}
     try:

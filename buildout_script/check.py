@@ -277,7 +277,7 @@ def _memory_to_look_at(settings, status):
     limit = settings.get('memory-max')
     if not limit or status.memory is None or _is_kept(status):
         return False
-    return status.memory > limit or 'memory-over' in lifecycle.files_of(settings).read_restarts()
+    return status.memory > limit or lifecycle.files_of(settings).restarts_hold('memory-over')
 
 
 def _over_memory(settings, status, files):

@@ -12,7 +12,6 @@ buildout: where its state files and its keeper live).
 """
 
 import os
-import signal
 import time
 
 PREFIX = 'buildout_script_'
@@ -87,7 +86,11 @@ def _last_exit(text):
     words = text.replace(')', ' ').split()
     code = words[words.index('status') + 1] if 'status' in words[:-1] else None
     names = [word for word in words if word.startswith('SIG')]
-    number = getattr(signal, names[0], None) if names else None
+    if names:
+        import signal               # only then: it brings enum, 2 ms of a healthy check
+        number = getattr(signal, names[0], None)
+    else:
+        number = None
     return (int(code) if code and code.isdigit() else None), (int(number) if number else None)
 
 

@@ -195,12 +195,13 @@ class ServiceFiles:
     # -- the watchdog's history --------------------------------------------------
 
     def read_restarts(self):
+        text = self._restarts_text()
+        if not text:
+            return {}                   # no restart: no json to import
         import json
         import math
-        with _InDir(self) as fd:
-            text = self._read(fd, self.restarts)
         try:
-            history = json.loads(text) if text else {}
+            history = json.loads(text)
         except ValueError:
             return {}
         finite = lambda t: isinstance(t, (int, float)) and not isinstance(t, bool) \
@@ -217,10 +218,17 @@ class ServiceFiles:
         without json: the metrics of a healthy check are written in well
         under the 2 ms that importing json would cost.  write_restarts
         writes it as ``"total": N``."""
+        words = self._restarts_text().partition('"total": ')[2].split(',')[0].split('}')[0]
+        return int(words.strip()) if words.strip().isdigit() else 0
+
+    def restarts_hold(self, key):
+        """Might the history hold ``key``?  Read without json, as the total
+        is: a healthy check asks it every run; False is certain."""
+        return '"%s"' % key in self._restarts_text()
+
+    def _restarts_text(self):
         with _InDir(self) as fd:
-            text = self._read(fd, self.restarts)
-        words = (text or '').partition('"total": ')[2].split(',')[0].split('}')[0].strip()
-        return int(words) if words.isdigit() else 0
+            return self._read(fd, self.restarts) or ''
 
     def write_restarts(self, history):
         import json

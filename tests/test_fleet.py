@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -231,3 +232,25 @@ def listening(port):
     import socket
     with socket.socket() as s:
         return s.connect_ex(('127.0.0.1', port)) == 0
+
+
+@pytest.mark.skipif(support.PSUTIL, reason='/proc only: the psutil backend'
+                    ' (BUILDOUT_SCRIPT_PSUTIL=1) imports psutil, and psutil enum')
+def test_a_healthy_check_writes_metrics_and_weighs_memory_on_what_it_loads_anyway(sample):
+    """The fleet's and the guards' cost stays under 2 ms of a healthy check:
+    no json (and its re), no enum (signal brings it), no argparse."""
+    sample.configure(support.WEB + 'metrics = ${buildout:directory}/var/metrics\n'
+                     'memory-max = 1GB\n')
+    assert sample.buildout()[0] == 0
+    assert sample.run(['bin/webctl', 'start'])[0] == 0
+    try:
+        code, out = sample.run([sys.executable, '-X', 'importtime', 'bin/web-check', '-v'])
+        assert code == 0 and 'memory=' in out, out
+        loaded = {line.split('|')[-1].strip() for line in out.splitlines()
+                  if line.startswith('import time:')}
+        assert 'buildout_script.metrics' in loaded, out
+        heavy = loaded & {'json', 're', 'enum', 'argparse', 'subprocess'}
+        assert not heavy, (heavy, out)
+        assert sample.ls('var/metrics')
+    finally:
+        sample.run(['bin/webctl', 'stop'])
