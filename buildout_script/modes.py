@@ -21,7 +21,7 @@ def kept(settings, files):
     """True if the service's commands go through its keeper."""
     if settings.get('supervise'):
         return True
-    keeper, _ = files.read_keeper()
+    keeper = files.keeper_identity()
     return keeper is not None and process.is_running(keeper)
 
 

@@ -34,7 +34,6 @@ is also fsync()ed, so a power loss leaves the old record or the new one.
 """
 
 import errno
-import fcntl
 import os
 import sys
 import time
@@ -311,17 +310,25 @@ class ServiceFiles:
         (None, an empty Record) if there is no keeper record (or not one we
         wrote)."""
         from .states import Record
+        ident, lines = self._keeper_lines()
+        return ident, Record.from_lines(lines) if ident else Record()
+
+    def keeper_identity(self):
+        """The keeper's Identity alone (None if there is no record of one):
+        the cron mode's status asks only this, and so needs no states.py."""
+        return self._keeper_lines()[0]
+
+    def _keeper_lines(self):
         with _InDir(self) as fd:
             text = self._read(fd, self.keeper)
         lines = (text or '').splitlines()
         words = lines[0].split() if lines else []
         if words[:1] != ['keeper']:
-            return None, Record()
+            return None, []
         try:
-            ident = Identity.from_text(' '.join(words[1:]))
+            return Identity.from_text(' '.join(words[1:])), lines[1:]
         except ValueError:
-            return None, Record()
-        return ident, Record.from_lines(lines[1:])
+            return None, []
 
     def write_keeper(self, ident, record):
         lines = ['keeper %s' % (ident,)] + record.lines()
@@ -549,6 +556,7 @@ class _Lock:
         return fd
 
     def _take(self):
+        import fcntl                    # here: status takes no lock
         started = time.monotonic()
         said = False
         delay = 0.001

@@ -10,7 +10,6 @@ nothing.
 """
 
 import errno
-import fcntl
 import os
 import stat
 
@@ -166,5 +165,5 @@ def open_file(path, flags, mode=0o644, dir_fd=None, what='', fix='remove it'):
     if why:
         os.close(fd)
         raise Untrusted('%s %s' % (name, why))
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    os.set_blocking(fd, True)
     return fd
