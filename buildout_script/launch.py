@@ -139,20 +139,41 @@ def start(plan, outputs):
 
 
 def _spawn(plan, outputs):
-    """posix_spawn, in the program's directory and umask: those of this
-    process for the moment (every caller is single-threaded)."""
+    """posix_spawn, in the program's directory and umask."""
     out, err = outputs
     actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                (os.POSIX_SPAWN_DUP2, out, 1),
                (os.POSIX_SPAWN_DUP2, err if err is not None else out, 2)]
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable(keep=(out, err))]
+    return Child(_in_directory(plan.cwd, plan.umask, lambda: _spawn_first(plan, actions)))
+
+
+def spawn_apart(argv, env, stdout, cwd='/'):
+    """Start ``argv`` (its first word a path) in a session of its own, in
+    ``cwd``, stdin and stderr on /dev/null, ``stdout`` its output, and no
+    other descriptor passed on: a Child, for init to reap if it outlives
+    us.  As subprocess would, without the 15 ms of importing it (a
+    supervised ``start`` starts the keeper so).  Raises OSError."""
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_DUP2, stdout, 1),
+               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable(keep=(stdout,))]
+    return Child(_in_directory(cwd, None, lambda: os.posix_spawn(
+        argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
+        setsigdef=_signals_to_reset())))
+
+
+def _in_directory(cwd, umask, spawn):
+    """``spawn()`` with this process in ``cwd`` and ``umask`` for the
+    moment: posix_spawn has no chdir of its own (every caller is
+    single-threaded)."""
     here = os.open('.', os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     mask = None
     try:
-        change_directory(plan.cwd)
-        if plan.umask is not None:
-            mask = os.umask(plan.umask)
-        return Child(_spawn_first(plan, actions))
+        change_directory(cwd)
+        if umask is not None:
+            mask = os.umask(umask)
+        return spawn()
     finally:
         if mask is not None:
             os.umask(mask)

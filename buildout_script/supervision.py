@@ -133,23 +133,24 @@ def start_keeper(pid_dir):
     """Start the pid dir's keeper (in a session of its own) and wait until
     it listens; None, or why not.  If another keeper is there first, it
     says 'busy' and goes: the next try talks to the other."""
-    import subprocess
+    from .launch import spawn_apart
     # -S: no site (some 5 MiB of a resident process); our sys.path instead.
     argv = [sys.executable, '-S', '-m', 'buildout_script.keeper', pid_dir]
     env = dict(os.environ)
     env.pop(MARK_VARIABLE, None)
     env['PYTHONPATH'] = os.pathsep.join(p for p in sys.path if p)
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     try:
-        keeper = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, cwd='/', env=env,
-                                  start_new_session=True, close_fds=True)
+        keeper = spawn_apart(argv, env, write_end)
     except OSError as e:
+        os.close(read_end)
         return 'cannot run the keeper: %s' % e.strerror
-    with keeper.stdout:
-        said = keeper.stdout.readline().decode(errors='replace').strip()
+    finally:
+        os.close(write_end)
+    with open(read_end, 'rb') as pipe:
+        said = pipe.readline().decode(errors='replace').strip()
     if said.startswith('listening'):
-        keeper.returncode = 0       # not ours to wait for: it lives on, init reaps it
-        return None
+        return None                 # not ours to wait for: it lives on, init reaps it
     keeper.wait()
     if said == 'busy':
         time.sleep(0.02)
