@@ -201,12 +201,13 @@ def test_a_program_killed_during_its_backoff_wait_is_restarted_after_its_leftove
     first = svc.start_ok()
     assert wait_for(lambda: launches.exists())
     os.kill(first.pid, signal.SIGKILL)
-    assert wait_for(lambda: child.exists() and child.read_text())
+    assert wait_for(lambda: child.exists() and child.read_text()), \
+        (launches.read_text(), svc.told())
     second = proc(svc.read_pid())
     os.kill(second.pid, signal.SIGKILL)
-    assert wait_for(lambda: 'next restart in' in svc.log.read_text()), svc.log.read_text()
+    assert wait_for(lambda: 'next restart in' in svc.log.read_text()), svc.told()
     assert wait_for(lambda: launches.read_text().count('launch') == 3, timeout=15), \
-        svc.log.read_text()
+        svc.told()
     assert gone(proc(int(child.read_text())))
     assert svc.status_json()['state'] == 'running'
     svc.run('stop')

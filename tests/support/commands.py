@@ -146,6 +146,11 @@ class Ctl:
     def read_pid(self):
         return int(self.pid_file.read_text())
 
+    def told(self):
+        """What its log and its keeper's notes say, for an assertion's message."""
+        return '\n'.join('%s:\n%s' % (path.name, path.read_text() if path.exists() else '-')
+                         for path in (self.log, self.pid_dir / '.keeper.log'))
+
     def keeper_pid(self):
         """The pid of its keeper, from the keeper's record (supervised)."""
         return int((self.pid_dir / (self.name + '.keeper')).read_text().split()[1])
