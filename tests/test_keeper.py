@@ -199,7 +199,9 @@ def test_a_program_killed_during_its_backoff_wait_is_restarted_after_its_leftove
         'time.sleep(300)\n') % (str(launches), str(launches), str(child)))
     svc = kept(program=support.program(sys.executable, script), restart_delay=3, stop_timeout=10)
     first = svc.start_ok()
-    assert wait_for(lambda: launches.exists())
+    # Not launches.exists(): killed between creating it and writing its line,
+    # the first would leave the second program counting one launch, not two.
+    assert wait_for(lambda: launches.exists() and 'launch' in launches.read_text())
     os.kill(first.pid, signal.SIGKILL)
     assert wait_for(lambda: child.exists() and child.read_text()), \
         (launches.read_text(), svc.told())
