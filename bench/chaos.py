@@ -1,6 +1,6 @@
 """Long runs against a crashing world: what the test suite is too short for.
 
-    python3 bench/chaos.py [--seconds 60] [--workers 4]
+    python3 bench/chaos.py [--seconds 60] [--workers 4] [--supervise]
 
 Three phases, each for --seconds, on one service whose program forks a
 worker into its own session (os.setsid) and another into its group:
@@ -14,6 +14,11 @@ worker into its own session (os.setsid) and another into its group:
 3. concurrent: --workers threads run random start/stop/restart/status/check
    commands at once; then a clean ``start`` (one copy, the recorded one) and
    ``stop`` (nothing left).
+
+With --supervise the service is kept (``supervise = true``): the kills
+then land while ``start`` starts the keeper or waits for its answer, and
+after a clean stop the keeper, which then keeps nothing, must be gone too
+(it counts as an orphan otherwise).
 
 It counts duplicates (more than one copy after a start), orphans (anything
 marked after a stop), stuck locks (a command that did not end within 60 s, or
@@ -47,8 +52,9 @@ time.sleep(300)
 
 class Chaos:
 
-    def __init__(self, base):
+    def __init__(self, base, supervise=False):
         self.base = base
+        self.supervise = supervise
         self.pid_dir = os.path.join(base, 'run')
         self.program = os.path.join(base, 'chaos_service.py')
         with open(self.program, 'w') as f:
@@ -63,7 +69,8 @@ class Chaos:
                 else 'buildout_script.check', '--name', 'chaos', '--program',
                 '%s %s' % (sys.executable, self.program), '--pid-dir', self.pid_dir,
                 '--log-dir', os.path.join(self.base, 'log'), '--stop-timeout', '3',
-                '--start-timeout', '3'] + [a for a in action if a != 'check']
+                '--start-timeout', '3', '--supervise', 'true' if self.supervise else 'false',
+                ] + [a for a in action if a != 'check']
 
     def run(self, *action):
         try:
@@ -137,9 +144,27 @@ class Chaos:
             print('after start: copies %s, recorded %s' % (copies, self.recorded()),
                   file=sys.stderr)
 
+    def keepers(self):
+        """PIDs of live keepers of our pid dir (its command line names it)."""
+        found = []
+        for name in os.listdir('/proc'):
+            try:
+                with open('/proc/%s/cmdline' % name, 'rb') as f:
+                    words = f.read().split(b'\0')
+            except OSError:
+                continue
+            if b'buildout_script.keeper' in words and self.pid_dir.encode() in words:
+                found.append(int(name))
+        return found
+
     def clean_stop(self):
         self.run('stop')
         left = self.marked()
+        if self.supervise:              # it ends once it keeps nothing: give it a moment
+            deadline = time.monotonic() + 5
+            while self.keepers() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            left += self.keepers()
         if left:
             self.count('orphans', len(left))
             print('after stop: left %s' % left, file=sys.stderr)
@@ -192,11 +217,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seconds', type=float, default=60, help='per phase (default 60)')
     p.add_argument('--workers', type=int, default=4)
+    p.add_argument('--supervise', action='store_true', help='the service kept by a keeper')
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))   # clean up below
     base = tempfile.mkdtemp(prefix='chaos-')
     os.chmod(base, 0o755)
-    chaos = Chaos(base)
+    chaos = Chaos(base, args.supervise)
     try:
         print('command:   %s %s' % (os.path.basename(sys.executable), ' '.join(sys.argv)))
         print('cycles:    %d start/stop cycles' % chaos.cycles(args.seconds))
