@@ -166,7 +166,7 @@ def test_a_new_program_that_fails_leaves_the_old_one_serving(server):
 
 def test_a_new_program_never_ready_is_stopped_and_the_old_one_serves_on(server, tmp_path):
     port = free_port()
-    svc = server('127.0.0.1:%d' % port, start_timeout=1)
+    svc = server('127.0.0.1:%d' % port, start_timeout=1, stop_timeout=1)
     first = svc.start_ok()
     r = svc.run('restart', environment='READY_DELAY=300')
     assert r.code == 1 and 'not ready' in r.output, r
