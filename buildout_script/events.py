@@ -87,11 +87,7 @@ def run_and_watch(settings, event, facts):
         except LaunchError as e:
             line = 'on-event %s for %s could not run: %s' % (settings['on-event'][0], event, e)
         else:
-            code = child.wait(settings['on-event-timeout'])
-            if code is None:
-                os.kill(child.pid, 9)
-                child.wait()
-            line = failure(settings, event, code)
+            line = failure(settings, event, child.end_within(settings['on-event-timeout']))
         if line:
             os.write(err, stamped(line))
     finally:

@@ -80,14 +80,20 @@ class Child:
         self.pid, self.returncode = pid, None
 
     def poll(self):
-        """The exit code if it has ended (reaping it), else None."""
+        """The exit code if it has ended (reaping it), else None.  The end
+        is read first and reaped after it is recorded: an exception from a
+        signal's handler (Ctrl-C, TERM to ctl, the check's alarm) at any
+        point leaves the child unreaped or recorded, never gone unrecorded
+        and waited for for ever."""
         if self.returncode is None:
             try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                ended = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return None
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+            if ended is not None:
+                self.returncode = ended.si_status if ended.si_code == os.CLD_EXITED \
+                    else -ended.si_status
+                os.waitpid(self.pid, 0)
         return self.returncode
 
     def wait(self, timeout=None):
@@ -107,6 +113,22 @@ class Child:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return self.returncode
+
+    def end_within(self, timeout):
+        """Its exit code if it ends within ``timeout`` seconds; None if it
+        had to be killed.  Killed (and reaped) too when the wait is cut
+        short (Ctrl-C, TERM to ctl), so it never outlives the caller's
+        cleanup."""
+        try:
+            return self.wait(timeout)
+        finally:
+            if self.returncode is None:
+                try:
+                    os.kill(self.pid, 9)        # not reaped: its pid is still its own
+                except ProcessLookupError:
+                    pass                        # reaped for us (SIGCHLD ignored)
+                else:
+                    self.wait()
 
 
 def launch(settings, argv=None, extra_env=None):
@@ -161,6 +183,18 @@ def spawn_apart(argv, env, stdout, cwd='/'):
     return Child(_in_directory(cwd, None, lambda: os.posix_spawn(
         argv[0], argv, env, file_actions=actions, setsid=True, setsigmask=(),
         setsigdef=_signals_to_reset())))
+
+
+def run_quietly(argv, timeout):
+    """Run ``argv`` (its first word found on PATH) here, with /dev/null for
+    its input and output: its exit code, or None if it took longer than
+    ``timeout`` seconds and was killed.  Not subprocess: a signal's
+    exception (Ctrl-C, TERM to ctl) can leave its wait lock taken, and the
+    cleanup then waits on it for ever.  Raises OSError."""
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable(keep=())]
+    return Child(os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions,
+                                 setsigmask=(), setsigdef=_signals_to_reset())).end_within(timeout)
 
 
 def _in_directory(cwd, umask, spawn):

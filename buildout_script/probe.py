@@ -62,13 +62,10 @@ def _http(url, timeout):
 
 def _exec(command, timeout):
     import shlex
-    import subprocess
-    try:
-        done = subprocess.run(shlex.split(command), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
+    from .launch import run_quietly
+    code = run_quietly(shlex.split(command), timeout)
+    if code is None:
         return False, '%s timed out after %gs' % (command, timeout)
-    if done.returncode == 0:
+    if code == 0:
         return True, '%s exited 0' % command
-    return False, '%s exited %d' % (command, done.returncode)
+    return False, '%s exited %d' % (command, code)
