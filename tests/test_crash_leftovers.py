@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 import support
-from support import Ctl, alive, gone, program, wait_for
+from support import alive, gone, program, wait_for
 
 MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
 
@@ -25,13 +25,6 @@ MARK_VARIABLE = 'BUILDOUT_SCRIPT_SERVICE'
 # Orphaned daemons become pytest's children (conftest's subreaper).
 pytestmark = pytest.mark.usefixtures('subreaper')
 
-
-@pytest.fixture
-def service(cleanup, tmp_path):
-    def make(program=None, name='svc', **options):
-        return Ctl(cleanup, tmp_path, name=name,
-                   program=program or support.program('sleep', '300'), **options)
-    return make
 
 
 def py(tmp_path, name, source, *args):
