@@ -50,7 +50,7 @@ def status(settings, files):
     if st.state == 'running' and keeper and record['state'] == 'starting':
         kept.state = 'starting'             # as the cron mode says: not ready yet
         kept.message = '%s is starting (pid %d, waiting for %s; kept by pid %d)' % (
-            name, st.pid, settings['ready'], keeper.pid)
+            name, st.pid, settings['ready'] or 'it to be ready', keeper.pid)
     elif st.state == 'running':
         if keeper:
             kept.message = '%s is running (%s; kept by pid %d, restarts: %d)' % (
@@ -205,13 +205,19 @@ def start(settings, files):
     files.clear_stopped()
     keeper, _ = keeper_of(files)
     record = files.read_program()
-    if keeper is None and not (record.ident is not None and process.is_running(record.ident)):
+    running = record.ident is not None and process.is_running(record.ident)
+    if keeper is None and not running:
         left = lifecycle.clear_leftovers(settings, files, record)
         if left.alive:
             what = 'an earlier start' if record.pid is None else 'pid %d' % record.pid
             return Outcome(lifecycle.FAILED, '%s not started: what %s left behind survives'
                            ' KILL: %s' % (settings['name'], what, left.survivors()))
-    return outcome(ask('start', settings))
+    try:
+        return outcome(ask('start', settings))
+    except KeyboardInterrupt:
+        if not running:             # as the cron mode: an interrupted start leaves nothing
+            ask('stop', settings, start=False)
+        raise
 
 
 def adopt_if_unsupervised(settings, files):

@@ -358,3 +358,15 @@ def test_a_stopped_program_gets_sigcont_after_the_stop_signal(service, tmp_path)
     r = svc.run('stop')
     assert r.code == 0, r
     assert out.read_text() == 'SIGTERM\n', 'it was KILLed frozen, never heard TERM'
+
+
+def test_an_interrupted_supervised_start_leaves_nothing_as_in_the_cron_mode(kept):
+    svc = kept(ready='exec:false', start_timeout=60)
+    ctl = svc.popen('start')
+    assert wait_for(lambda: svc.pid_file.exists())
+    ctl.send_signal(signal.SIGTERM)
+    out, err = ctl.communicate(timeout=30)
+    assert ctl.returncode == 1 and err.strip() == 'svc: interrupted', (out, err)
+    assert wait_for(lambda: marked(svc) == []), svc.told()
+    assert svc.run('status').code == 3
+    assert not (svc.pid_dir / 'svc.stopped').exists()     # not stopped on purpose
