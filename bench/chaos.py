@@ -2,7 +2,7 @@
 
     python3 bench/chaos.py [--seconds 60] [--workers 4] [--supervise]
 
-Three phases, each for --seconds, on one service whose program forks a
+Four phases, each for --seconds, on one service whose program forks a
 worker into its own session (os.setsid) and another into its group:
 
 1. cycles: ``ctl start`` then ``ctl stop``; after each stop, nothing that
@@ -14,6 +14,11 @@ worker into its own session (os.setsid) and another into its group:
 3. concurrent: --workers threads run random start/stop/restart/status/check
    commands at once; then a clean ``start`` (one copy, the recorded one) and
    ``stop`` (nothing left).
+4. interrupts: a ``start`` whose ``ready`` probe (``exec:false``) never
+   passes gets SIGINT, SIGTERM or SIGHUP at a random moment (0-300 ms), as
+   Ctrl-C or a closed terminal would: it must end within 10 s (hung
+   otherwise), saying it was interrupted; then a clean ``start`` and
+   ``stop``.
 
 With --supervise the service is kept (``supervise = true``): the kills
 then land while ``start`` starts the keeper or waits for its answer, and
@@ -21,7 +26,7 @@ after a clean stop the keeper, which then keeps nothing, must be gone too
 (it counts as an orphan otherwise).
 
 It counts duplicates (more than one copy after a start), orphans (anything
-marked after a stop), stuck locks (a command that did not end within 60 s, or
+marked after a stop), hung interrupted starts, stuck locks (a command that did not end within 60 s, or
 said it gave up waiting for the lock) and tracebacks in any output, and
 prints them.  Exit status 1 if any is not 0.  Runs as any user; Linux only
 (/proc).  Not part of the test suite.
@@ -61,7 +66,8 @@ class Chaos:
             f.write(SERVICE)
         self.mark = ('BUILDOUT_SCRIPT_SERVICE=%s/chaos' % self.pid_dir).encode()
         self.env = dict(os.environ, PYTHONPATH=ROOT)
-        self.counts = dict(commands=0, duplicates=0, orphans=0, stuck_locks=0, tracebacks=0)
+        self.counts = dict(commands=0, duplicates=0, orphans=0, hung=0, stuck_locks=0,
+                           tracebacks=0)
         self.lock = threading.Lock()
 
     def argv(self, *action):
@@ -196,6 +202,26 @@ class Chaos:
             n += 1
         return n
 
+    def interrupts(self, seconds):
+        n, end = 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            ctl = self.popen('--ready', 'exec:false', '--start-timeout', '60', 'start')
+            time.sleep(random.uniform(0, 0.3))
+            ctl.send_signal(random.choice([signal.SIGINT, signal.SIGTERM, signal.SIGHUP]))
+            try:
+                ctl.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.count('hung')
+                print('an interrupted start (pid %d) still runs after 10 s' % ctl.pid,
+                      file=sys.stderr)
+                ctl.kill()
+                ctl.wait()
+            self.count('commands')
+            self.clean_start()
+            self.clean_stop()
+            n += 1
+        return n
+
     def concurrent(self, seconds, workers):
         end = time.monotonic() + seconds
         before = self.counts['commands']
@@ -229,11 +255,12 @@ def main():
         print('kill -9:   %d commands killed at random moments' % chaos.kills(args.seconds))
         print('concurrent: %d commands from %d workers'
               % (chaos.concurrent(args.seconds, args.workers), args.workers))
+        print('interrupts: %d starts interrupted at random moments' % chaos.interrupts(args.seconds))
         c = chaos.counts
-        print('%d commands in all: %d duplicates, %d orphans, %d stuck locks, %d tracebacks'
-              % (c['commands'], c['duplicates'], c['orphans'], c['stuck_locks'],
-                 c['tracebacks']))
-        return 1 if any(c[k] for k in ('duplicates', 'orphans', 'stuck_locks',
+        print('%d commands in all: %d duplicates, %d orphans, %d hung, %d stuck locks,'
+              ' %d tracebacks' % (c['commands'], c['duplicates'], c['orphans'], c['hung'],
+                                  c['stuck_locks'], c['tracebacks']))
+        return 1 if any(c[k] for k in ('duplicates', 'orphans', 'hung', 'stuck_locks',
                                        'tracebacks')) else 0
     finally:
         subprocess.run(chaos.argv('stop'), env=chaos.env, capture_output=True)
